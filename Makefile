@@ -1,0 +1,50 @@
+# deltahall — the targets people and CI call. `make help` lists them.
+# Every target that needs Python sets up .venv itself first (idempotent, pinned by constraints.txt).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+DVC       := $(VENV)/bin/dvc
+STAMP     := $(VENV)/.deltahall-installed
+PYTEST_ARGS ?=
+UI_PORT   ?= 5000
+# Keep torch's thread pool at the machine's cores (2 on CI); avoids oversubscription.
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: help setup data run test test-fast ui bench clean
+
+help: ## list every target with what it does
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@$(PY) -c "import torch; assert not torch.version.cuda, 'a CUDA torch was installed: check the torch pin'"
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)
+
+data: setup ## make data/ (the DVC-tracked raw data) present: dvc pull, else materialise the shipped copy and push it
+	$(PY) -m deltahall.cli data
+
+run: data ## run the default pipeline on CPU (dvc repro), tracked in sqlite:///mlflow.db
+	$(DVC) repro
+
+test: setup ## run the whole test suite (README's test command; CI runs this)
+	$(PY) -m pytest -m "not gpu and not network" $(PYTEST_ARGS)
+
+test-fast: setup ## the tests without the slow end-to-end ones
+	$(PY) -m pytest -m "not slow and not gpu and not network" $(PYTEST_ARGS)
+
+ui: setup ## MLflow UI on http://127.0.0.1:$(UI_PORT) over the store params.yaml names (sqlite:///mlflow.db)
+	$(VENV)/bin/mlflow ui --backend-store-uri "$$($(PY) -m deltahall.cli tracking-uri)" --host 127.0.0.1 --port $(UI_PORT)
+
+bench: setup ## benchmark the coin trainer (examples/s, epoch time) at the paper's config
+	$(PY) benchmarks/coin_throughput.py
+
+clean: ## remove pipeline outputs and the local MLflow store (keeps .venv and data/)
+	rm -rf outputs metrics plots mlflow.db mlruns

@@ -1,0 +1,121 @@
+"""The one place that talks to MLflow.
+
+Files first, trackers second: stages write their DVC outputs before mirroring here, and a
+tracker failure is reported on stderr and disables further tracking for that run instead of
+losing the stage's work. A run whose body raises is ended with status FAILED, so the epochs
+already logged stay visible.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from deltahall.config import Params
+
+ENV_URI = "MLFLOW_TRACKING_URI"
+
+
+def tracking_uri(params: Params) -> str:
+    """The env var wins (MLflow's own convention), else params.yaml's tracking.uri."""
+    return os.environ.get(ENV_URI) or params.tracking.uri
+
+
+def git_state(cwd: Path | None = None) -> dict[str, str]:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = "true" if git("status", "--porcelain", "--untracked-files=no") else "false"
+    return {"git_commit": commit, "mlflow.source.git.commit": commit, "git_dirty": dirty}
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}: MLflow params are flat."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+class Run:
+    """A handle on one MLflow run that never lets a tracker error kill the stage."""
+
+    def __init__(self, mlflow_module: Any | None):
+        self._mlflow = mlflow_module
+        self.run_id: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._mlflow is not None
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> None:
+        if self._mlflow is None:
+            return
+        try:
+            getattr(self._mlflow, method)(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - any tracker failure must not lose files
+            print(f"warning: MLflow {method} failed ({err}); tracking disabled for this run",
+                  file=sys.stderr)
+            self._mlflow = None
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self._call("log_metrics", {k: float(v) for k, v in metrics.items()}, step=step)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self._call("log_params", {k: str(v)[:6000] for k, v in params.items()})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._call("set_tags", {k: str(v) for k, v in tags.items()})
+
+    def log_artifact(self, path: Path | str, artifact_path: str | None = None) -> None:
+        self._call("log_artifact", str(path), artifact_path=artifact_path)
+
+
+def _connect(uri: str, experiment: str) -> Any | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import mlflow
+
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_experiment(experiment)
+        return mlflow
+    except Exception as err:  # noqa: BLE001
+        print(f"warning: cannot reach MLflow at {uri} ({err}); continuing without tracking",
+              file=sys.stderr)
+        return None
+
+
+@contextmanager
+def start_run(params: Params, experiment: str, run_name: str,
+              run_params: Mapping[str, Any], tags: Mapping[str, Any]) -> Iterator[Run]:
+    """One MLflow run, tagged with the git commit and the profile, carrying flat params."""
+    mlflow = _connect(tracking_uri(params), experiment)
+    run = Run(mlflow)
+    if mlflow is not None:
+        try:
+            active = mlflow.start_run(run_name=run_name)
+            run.run_id = active.info.run_id
+        except Exception as err:  # noqa: BLE001
+            print(f"warning: MLflow start_run failed ({err})", file=sys.stderr)
+            run = Run(None)
+    run.set_tags({**git_state(), "profile": params.profile, **tags})
+    run.log_params(flatten(dict(run_params)))
+    try:
+        yield run
+    except BaseException:
+        if run.active:
+            run._call("end_run", status="FAILED")
+        raise
+    if run.active:
+        run._call("end_run", status="FINISHED")

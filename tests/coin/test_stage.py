@@ -1,0 +1,66 @@
+"""The coin stages on the smoke profile: files first, then one MLflow run per seed."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from deltahall.cli import main
+
+
+def _runs(uri: str, experiment: str) -> pd.DataFrame:
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(experiment_names=[experiment])
+
+
+def test_coin_stages_write_files_and_track_every_epoch(workdir: Path, mlflow_uri: str):
+    assert main(["coin-data", "--n-choose", "2"]) == 0
+    assert sorted(p.name for p in (workdir / "outputs/coin/observed/n2/data").iterdir()) == \
+        ["seed0.npz", "seed1.npz"]
+    assert main(["coin-train", "--n-choose", "2"]) == 0
+    assert sorted(p.name for p in (workdir / "outputs/coin/observed/n2/models").iterdir()) == \
+        ["seed0.pt", "seed1.pt"]
+    history = pd.read_csv(workdir / "plots/coin/history/observed_n2.csv")
+    assert list(zip(history.seed, history.epoch)) == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    summary = json.loads((workdir / "metrics/coin/observed_n2.json").read_text())
+    assert summary["ref/optimal_loss"] == pytest.approx(0.3125)
+    assert summary["train/loss"] == pytest.approx(history[history.epoch == 2]["train/loss"].mean())
+
+    runs = _runs(mlflow_uri, "coin")
+    assert sorted(runs["tags.mlflow.runName"]) == ["observed-n2-seed0", "observed-n2-seed1"]
+    assert (runs["status"] == "FINISHED").all()
+    assert set(runs["params.model.d_model"]) == {"16"} and set(runs["params.seed"]) == {"0", "1"}
+    assert runs["tags.git_commit"].notna().all() and set(runs["tags.profile"]) == {"smoke"}
+    client = mlflow.tracking.MlflowClient()
+    for run_id in runs["run_id"]:
+        steps = [m.step for m in client.get_metric_history(run_id, "val/delta_hall_rate")]
+        assert steps == [1, 2]
+        assert [m.value for m in client.get_metric_history(run_id, "ref/optimal_loss")] == \
+            pytest.approx([0.3125, 0.3125])
+
+
+def test_hidden_variant_and_report(workdir: Path, mlflow_uri: str):
+    for args in (["coin-data", "--n-choose", "2"], ["coin-train", "--n-choose", "2"],
+                 ["coin-data", "--n-choose", "3"], ["coin-train", "--n-choose", "3"],
+                 ["coin-data", "--variant", "hidden"], ["coin-train", "--variant", "hidden"],
+                 ["coin-report"]):
+        assert main(args) == 0, args
+    assert len(_runs(mlflow_uri, "coin_hidden")) == 1
+    for name in ("figure3.png", "hidden.png"):
+        assert (workdir / "plots/coin/figures" / name).stat().st_size > 10_000
+    summary = json.loads((workdir / "metrics/coin/summary.json").read_text())
+    assert set(summary) == {"N=2", "N=3", "hidden N=2"}
+
+
+def test_hidden_variant_rejects_a_conflicting_n(workdir: Path, capsys):
+    assert main(["coin-data", "--variant", "hidden", "--n-choose", "5"]) == 2
+    assert "coin_hidden.n_choose" in capsys.readouterr().err
+    assert not (workdir / "outputs").exists()
+
+
+def test_train_without_data_names_the_missing_stage(workdir: Path, mlflow_uri: str, capsys):
+    assert main(["coin-train", "--n-choose", "2"]) == 2
+    assert "run `deltahall coin-data` first" in capsys.readouterr().err

@@ -1,0 +1,42 @@
+"""Shared fixtures: a temp SQLite MLflow store, the smoke profile, a scratch working dir."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deltahall.config import Params, parse_params, profile_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Tests never touch the developer's mlflow.db: point any stray default at a throwaway store.
+os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:////tmp/deltahall-tests-default.db")
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture
+def smoke_raw() -> dict:
+    return profile_params("smoke", REPO / "params.yaml", REPO / "profiles")
+
+
+@pytest.fixture
+def smoke_params(smoke_raw: dict) -> Params:
+    return parse_params(smoke_raw, "smoke")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smoke_raw: dict) -> Path:
+    """A scratch directory holding the smoke params.yaml; stages write relative to it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "params.yaml").write_text(yaml.safe_dump(smoke_raw))
+    monkeypatch.chdir(work)
+    return work

@@ -1,0 +1,45 @@
+"""The MLflow mirror: crash-safe runs, and a tracker failure never loses a stage's work."""
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from deltahall.config import Params
+from deltahall.tracking import flatten, start_run, tracking_uri
+
+
+def test_flatten_nested_params():
+    assert flatten({"a": {"b": 1, "c": {"d": "x"}}, "e": 2}) == {"a.b": 1, "a.c.d": "x", "e": 2}
+
+
+def test_env_var_overrides_params(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    assert tracking_uri(Params()) == "sqlite:///elsewhere.db"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert tracking_uri(Params()) == "sqlite:///mlflow.db"
+
+
+def test_a_crash_ends_the_run_failed_with_its_epochs_kept(mlflow_uri):
+    with pytest.raises(RuntimeError, match="boom"):
+        with start_run(Params(), "crashy", "run-1", {"x": {"y": 3}}, {"stage": "t"}) as run:
+            run.log_metrics({"train/loss": 1.0}, step=1)
+            run.log_metrics({"train/loss": 0.5}, step=2)
+            raise RuntimeError("boom")
+    mlflow.set_tracking_uri(mlflow_uri)
+    runs = mlflow.search_runs(experiment_names=["crashy"])
+    assert list(runs["status"]) == ["FAILED"] and list(runs["params.x.y"]) == ["3"]
+    history = mlflow.tracking.MlflowClient().get_metric_history(runs["run_id"][0], "train/loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5)]
+    assert runs["tags.git_commit"][0] and runs["tags.stage"][0] == "t"
+
+
+def test_unreachable_tracker_warns_and_the_body_still_runs(monkeypatch, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")  # a store path under a file cannot be created
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/x.db")
+    done = []
+    with start_run(Params(), "exp", "r", {}, {}) as run:
+        run.log_metrics({"m": 1.0}, step=1)
+        done.append(True)
+    assert done == [True] and not run.active
+    assert "warning" in capsys.readouterr().err
