@@ -40,7 +40,7 @@ test: setup ## run the whole test suite (README's test command; CI runs this)
 test-fast: setup ## the tests without the slow end-to-end ones
 	$(PY) -m pytest -m "not slow and not gpu and not network" $(PYTEST_ARGS)
 
-ui: setup ## MLflow UI on http://127.0.0.1:$(UI_PORT) over the store params.yaml names (sqlite:///mlflow.db)
+ui: setup ## MLflow UI on 127.0.0.1 (port 5000; UI_PORT=N to change) over the store in params.yaml
 	$(VENV)/bin/mlflow ui --backend-store-uri "$$($(PY) -m deltahall.cli tracking-uri)" --host 127.0.0.1 --port $(UI_PORT)
 
 bench: setup ## benchmark the coin trainer (examples/s, epoch time) at the paper's config

@@ -82,10 +82,10 @@ class CoinConfig(_Strict):
 class CoinHiddenConfig(_Strict):
     """The variant whose latent state (one of two coin regimes) the input does not reveal."""
 
-    n_choose: int = Field(3, ge=1, le=12)
+    n_choose: int = Field(4, ge=1, le=12)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     # Regime "low": p_i * shrink; regime "high": 1 - (1 - p_i) * shrink. Small shrink = far modes.
-    shrink: float = Field(0.2, gt=0.0, le=1.0)
+    shrink: float = Field(0.1, gt=0.0, le=1.0)
 
 
 class Params(_Strict):
