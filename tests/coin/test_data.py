@@ -6,13 +6,9 @@ from math import comb
 import numpy as np
 import pytest
 
-from deltahall.coin.data import (coin_head_probs, generate_coin_data, load_coin_data,
+from deltahall.coin.data import (generate_coin_data, load_coin_data,
                                  regime_table, save_coin_data, split_train_val)
-
-
-def test_head_probabilities_are_i_plus_one_over_2n():
-    np.testing.assert_allclose(coin_head_probs(2), [0.25, 0.5, 0.75, 1.0])
-    np.testing.assert_allclose(coin_head_probs(5)[[0, 9]], [0.1, 1.0])
+from deltahall.theory import coin_head_probs
 
 
 def test_examples_choose_n_distinct_coins_uniformly():

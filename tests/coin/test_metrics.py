@@ -6,14 +6,8 @@ import pytest
 
 from deltahall.coin.data import regime_table
 from deltahall.coin.metrics import (pmf_at, population_reference, reference_estimators,
-                                    round_estimates, score_estimates, state_pmfs)
-
-
-def test_rounding_rules():
-    assert round_estimates(np.array([0.25 + 0.75, 1.2, 1.5, 2.5, -0.3]), "ceil").tolist() == [1, 2, 2, 3, 0]
-    assert round_estimates(np.array([1.0000000000000002, 1.5, 2.5, 2.49]), "round").tolist() == [1, 2, 3, 2]
-    with pytest.raises(ValueError, match="rounding rule 'floor'"):
-        round_estimates(np.zeros(1), "floor")
+                                    score_estimates, state_pmfs)
+from deltahall.theory import coin_reference_values
 
 
 def test_pmf_lookup_is_zero_outside_support():
@@ -57,3 +51,15 @@ def test_hidden_regimes_make_the_l2_optimum_hallucinate():
     # between the modes the optimum fits neither regime, while the mode does
     assert ref["optimal_delta_hall_rate"] > 0.9
     assert ref["mode_delta_hall_rate"] < 0.1
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+@pytest.mark.parametrize("rounding", ["ceil", "round"])
+def test_population_reference_agrees_with_theory(n, rounding):
+    """The S-state scorer with one state must equal theory's closed enumeration."""
+    table, weights = regime_table(n, "observed")
+    mine = population_reference(table, weights, n, rounding, delta=0.25)
+    theirs = coin_reference_values(n, rounding)
+    for key in ("optimal_loss", "optimal_cond_prob"):
+        assert mine[key] == pytest.approx(theirs[key], abs=1e-12)
+    assert mine["mode_cond_prob"] == pytest.approx(theirs["mode_cond_prob"], abs=1e-12)

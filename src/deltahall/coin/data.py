@@ -16,13 +16,9 @@ from typing import Literal
 
 import numpy as np
 
+from deltahall.theory import coin_head_probs
+
 Variant = Literal["observed", "hidden"]
-
-
-def coin_head_probs(n_choose: int) -> np.ndarray:
-    """Head probability of each of the 2N coins: (i+1)/(2N), i = 0..2N-1."""
-    n_coins = 2 * n_choose
-    return np.arange(1, n_coins + 1, dtype=np.float64) / n_coins
 
 
 def regime_table(n_choose: int, variant: Variant, shrink: float = 0.2) -> tuple[np.ndarray, np.ndarray]:

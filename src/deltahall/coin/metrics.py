@@ -11,23 +11,9 @@ from typing import Literal
 
 import numpy as np
 
-from deltahall.theory import delta_hallucinates, poisson_binomial_pmf_batch
+from deltahall.theory import delta_hallucinates, poisson_binomial_pmf_batch, round_total
 
 Rounding = Literal["ceil", "round"]
-
-
-def round_estimates(estimates: np.ndarray, rule: Rounding) -> np.ndarray:
-    """Map real-valued estimates of the total to integers.
-
-    Rounded to 9 decimals first: float sums such as 0.25 + 0.75 = 1.0000000000000002 must
-    ceil to 1, as the exact value does.
-    """
-    clean = np.round(np.asarray(estimates, dtype=np.float64), 9)
-    if rule == "ceil":
-        return np.ceil(clean).astype(np.int64)
-    if rule == "round":  # half up, not numpy's half-to-even
-        return np.floor(clean + 0.5).astype(np.int64)
-    raise ValueError(f"unknown rounding rule {rule!r}; expected 'ceil' or 'round'")
 
 
 def state_pmfs(state_probs: np.ndarray) -> np.ndarray:
@@ -53,7 +39,7 @@ def score_totals(pmfs: np.ndarray, totals: np.ndarray, delta: float) -> dict[str
 def score_estimates(estimates: np.ndarray, heads: np.ndarray, pmfs: np.ndarray,
                     rounding: Rounding, delta: float) -> dict[str, float]:
     """The per-epoch validation metrics of a model's real-valued estimates."""
-    scored = score_totals(pmfs, round_estimates(estimates, rounding), delta)
+    scored = score_totals(pmfs, round_total(estimates, rounding), delta)
     return {
         "loss": float(np.mean((np.asarray(estimates, dtype=np.float64) - heads) ** 2)),
         "cond_prob": float(scored["cond_prob"].mean()),
@@ -88,7 +74,7 @@ def population_reference(table: np.ndarray, weights: np.ndarray, n_choose: int,
     refs = reference_estimators(pmfs, weights)
     lines = {"optimal_loss": float(refs["optimal_var"].mean())}
     for name in ("optimal", "mode"):
-        scored = score_totals(pmfs, round_estimates(refs[name], rounding), delta)
+        scored = score_totals(pmfs, round_total(refs[name], rounding), delta)
         lines[f"{name}_cond_prob"] = float(scored["cond_prob"].mean())
         lines[f"{name}_delta_hall_rate"] = float(scored["hallucinated"].mean())
     return lines
