@@ -12,6 +12,8 @@ PYTEST_ARGS ?=
 UI_PORT   ?= 5000
 # Keep torch's thread pool at the machine's cores (2 on CI); avoids oversubscription.
 export OMP_NUM_THREADS ?= 2
+# dvc.yaml's stage commands call `deltahall`: put the venv's console scripts first on PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help setup data run test test-fast ui bench clean
 

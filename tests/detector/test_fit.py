@@ -1,0 +1,96 @@
+"""The detector core on synthetic clusters: calibration, union test, storage, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deltahall.detector.artifact import load_detector, save_detector
+from deltahall.detector.fit import FitSettings, fit_detector, n_components
+from deltahall.detector.quality import coverage, flagged_rate, mix_images
+from deltahall.stats import bootstrap_ci
+
+
+def clusters(n_per_class=400, dim=24, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, (3, dim))
+    emb = np.concatenate([c + rng.normal(0.0, 0.3, (n_per_class, dim)) for c in centres])
+    return emb, np.repeat(np.arange(3), n_per_class)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    emb, labels = clusters()
+    # fit on classes 0 and 1 only; class 2 plays "a class it was not fitted on"
+    keep = labels < 2
+    det, held = fit_detector(emb[keep], labels[keep], ["a", "b"], FitSettings(pca_dim=8), seed=0)
+    return det, held, emb, labels
+
+
+def test_component_rule_is_the_reference_codes():
+    s = FitSettings()
+    assert [n_components(n, s) for n in (10, 399, 400, 1000, 5000)] == [2, 2, 2, 5, 6]
+
+
+def test_held_out_coverage_is_one_minus_quantile(fitted):
+    det, held, emb, labels = fitted
+    cov = coverage(det, emb[labels < 2], held, n_boot=200, seed=0)
+    for estimate, low, high in cov.values():
+        assert abs(estimate - 0.9) <= 0.01 and low <= 0.9 <= high
+
+
+def test_union_flags_the_unseen_class_and_not_the_seen_ones(fitted):
+    det, _, emb, labels = fitted
+    assert flagged_rate(det, emb[labels == 2], 100, 0)[0] > 0.95
+    assert flagged_rate(det, emb[labels < 2], 100, 0)[0] < 0.2
+
+
+def test_midpoints_between_classes_are_flagged(fitted):
+    det, _, emb, labels = fitted
+    mid = mix_images(emb[labels == 0], emb[labels == 1], 0.5)
+    ends = mix_images(emb[labels == 0], emb[labels == 1], 0.0)
+    assert det.predict(mid)["hallucinated"].mean() > det.predict(ends)["hallucinated"].mean() + 0.5
+
+
+def test_hallucinated_means_outside_every_class(fitted):
+    det, _, emb, _ = fitted
+    out = det.predict(emb)
+    expected = np.all(out["log_density"] <= det.thresholds, axis=1)
+    np.testing.assert_array_equal(out["hallucinated"], expected)
+
+
+def test_storage_round_trip_is_bit_identical(fitted, tmp_path):
+    det, _, emb, _ = fitted
+    loaded = load_detector(save_detector(det, tmp_path / "det"))
+    assert loaded.class_names == det.class_names
+    np.testing.assert_array_equal(loaded.log_densities(emb), det.log_densities(emb))
+    assert not any(p.suffix in {".pkl", ".pickle"} for p in (tmp_path / "det").iterdir())
+
+
+def test_wrong_dimension_is_a_clear_error(fitted):
+    det = fitted[0]
+    with pytest.raises(ValueError, match=r"shape \(n, 24\).*got shape \(5, 23\)"):
+        det.predict(np.ones((5, 23)))
+
+
+def test_same_seed_same_detector():
+    emb, labels = clusters(200)
+    a, _ = fit_detector(emb, labels, ["a", "b", "c"], FitSettings(pca_dim=6), seed=3)
+    b, _ = fit_detector(emb, labels, ["a", "b", "c"], FitSettings(pca_dim=6), seed=3)
+    np.testing.assert_array_equal(a.thresholds, b.thresholds)
+
+
+def test_too_small_a_class_is_named():
+    emb, labels = clusters(200)
+    labels[labels == 2] = 0
+    labels[0] = 2
+    with pytest.raises(ValueError, match="class 2 has 1 embeddings"):
+        fit_detector(emb, labels, ["a", "b", "c"], FitSettings(), seed=0)
+
+
+def test_bootstrap_ci_by_hand():
+    est, low, high = bootstrap_ci(np.array([1.0, 1.0, 1.0]))
+    assert (est, low, high) == (1.0, 1.0, 1.0)
+    est, low, high = bootstrap_ci(np.r_[np.ones(50), np.zeros(50)], n_boot=2000, seed=1)
+    assert est == 0.5 and 0.38 < low < 0.45 and 0.55 < high < 0.62  # ±1.96·0.05
+    with pytest.raises(ValueError, match="at least one"):
+        bootstrap_ci(np.array([]))
