@@ -20,12 +20,15 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml scripts/build_torchvision.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	# CPU torchvision for open_clip, built from source once (PyPI's is a CUDA build): see the script
+	bash scripts/build_torchvision.sh $(PY)
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt --find-links build/wheels
 	$(PY) -m pip install -q --no-deps -e .
-	@$(PY) -c "import torch; assert not torch.version.cuda, 'a CUDA torch was installed: check the torch pin'"
+	@$(PY) -c "import torch, torchvision; assert not torch.version.cuda, 'a CUDA torch was installed: check the torch pin'; assert torchvision.extension._has_ops(), 'torchvision ops missing'"
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)

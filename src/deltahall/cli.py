@@ -6,6 +6,7 @@ Every subcommand validates params.yaml before writing anything.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ EPILOG = """examples:
   deltahall coin-data --n-choose 2          generate the N=2 coin datasets (one per seed)
   deltahall coin-train --n-choose 2         train and score one model per seed, tracked in MLflow
   deltahall coin-report                     Figure 3 and the summary from the tracked histories
+  deltahall clip-train                      train the small CLIP embedder on data/images
+  deltahall detector                        fit, measure and register the HCDR detector
   deltahall profile smoke > params.yaml     switch to the seconds-long smoke profile
 Parameters come from params.yaml (--params to use another file). The MLflow store is
 params.yaml's tracking.uri unless MLFLOW_TRACKING_URI is set."""
@@ -46,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "(stage coin_train)"))
     _add_params(sub.add_parser("coin-report", help="Figure 3 and summary metrics "
                                                    "(stage coin_report)"))
+    _add_params(sub.add_parser("clip-train", help="train the small open_clip CLIP on the "
+                                                  "default images (stage clip_train)"))
+    _add_params(sub.add_parser("detector", help="fit the per-class HCDR detector, measure it, "
+                                                "register it in MLflow (stage detector)"))
     data = sub.add_parser("data", help="make data/ present: dvc pull, else materialise the "
                                        "copy shipped in the package and push it")
     data.add_argument("--no-push", action="store_true", help="do not seed the DVC remote")
@@ -55,6 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params(sub.add_parser("validate", help="check params.yaml and exit"))
     _add_params(sub.add_parser("tracking-uri", help="print the MLflow tracking URI in use"))
     return parser
+
+
+def _call(module: str, function: str, *extra: str):
+    """A stage runner that imports its module only when called (torch is slow to import)."""
+    def runner(params, args):
+        from importlib import import_module
+        return getattr(import_module(module), function)(params, *(getattr(args, e) for e in extra))
+    return runner
+
+
+STAGES = {
+    "coin-data": _call("deltahall.coin.stage", "run_coin_data", "variant", "n_choose"),
+    "coin-train": _call("deltahall.coin.stage", "run_coin_train", "variant", "n_choose"),
+    "coin-report": _call("deltahall.coin.report", "run_coin_report"),
+    "clip-train": _call("deltahall.vision.stage", "run_clip_train"),
+    "detector": _call("deltahall.detector.stage", "run_detector"),
+}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,15 +95,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "tracking-uri":
         from deltahall.tracking import tracking_uri
         print(tracking_uri(params))
-    elif args.command == "coin-data":
-        from deltahall.coin.stage import run_coin_data
-        run_coin_data(params, args.variant, args.n_choose)
-    elif args.command == "coin-train":
-        from deltahall.coin.stage import run_coin_train
-        run_coin_train(params, args.variant, args.n_choose)
-    elif args.command == "coin-report":
-        from deltahall.coin.report import run_coin_report
-        run_coin_report(params)
+    else:
+        STAGES[args.command](params, args)
     return 0
 
 
@@ -87,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        if os.environ.get("DELTAHALL_DEBUG"):
+            raise
         print(f"deltahall {args.command}: error: {err}", file=sys.stderr)
+        print("(set DELTAHALL_DEBUG=1 for the traceback)", file=sys.stderr)
         return 2
 
 

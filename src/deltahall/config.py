@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from deltahall.strict import Strict as _Strict
+from deltahall.qa.config import QAConfig
+from deltahall.vision.config import ClipConfig, DetectorConfig, ImagesConfig
 
 DEFAULT_PARAMS = Path("params.yaml")
 PROFILES_DIR = Path("profiles")
@@ -18,10 +22,6 @@ PROFILES_DIR = Path("profiles")
 
 class ConfigError(ValueError):
     """A params file that cannot be used; the message names the file and key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
 class TrackingConfig(_Strict):
@@ -93,6 +93,10 @@ class Params(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     coin: CoinConfig = CoinConfig()
     coin_hidden: CoinHiddenConfig = CoinHiddenConfig()
+    images: ImagesConfig = ImagesConfig()
+    clip: ClipConfig = ClipConfig()
+    detector: DetectorConfig = DetectorConfig()
+    qa: QAConfig = QAConfig()
 
 
 def _format_errors(source: str, err: ValidationError) -> str:

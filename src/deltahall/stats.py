@@ -14,6 +14,8 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95,
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
         raise ValueError("bootstrap_ci needs at least one value")
+    if not np.all(np.isfinite(data)):
+        raise ValueError("bootstrap_ci needs finite values (got NaN or inf)")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level!r}")
     estimate = float(statistic(data, axis=0))

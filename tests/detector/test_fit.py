@@ -7,7 +7,6 @@ import pytest
 from deltahall.detector.artifact import load_detector, save_detector
 from deltahall.detector.fit import FitSettings, fit_detector, n_components
 from deltahall.detector.quality import coverage, flagged_rate, mix_images
-from deltahall.stats import bootstrap_ci
 
 
 def clusters(n_per_class=400, dim=24, seed=0):
@@ -85,12 +84,3 @@ def test_too_small_a_class_is_named():
     labels[0] = 2
     with pytest.raises(ValueError, match="class 2 has 1 embeddings"):
         fit_detector(emb, labels, ["a", "b", "c"], FitSettings(), seed=0)
-
-
-def test_bootstrap_ci_by_hand():
-    est, low, high = bootstrap_ci(np.array([1.0, 1.0, 1.0]))
-    assert (est, low, high) == (1.0, 1.0, 1.0)
-    est, low, high = bootstrap_ci(np.r_[np.ones(50), np.zeros(50)], n_boot=2000, seed=1)
-    assert est == 0.5 and 0.38 < low < 0.45 and 0.55 < high < 0.62  # ±1.96·0.05
-    with pytest.raises(ValueError, match="at least one"):
-        bootstrap_ci(np.array([]))

@@ -36,13 +36,35 @@ def mix_images(images_a: np.ndarray, images_b: np.ndarray, weight_b: float) -> n
     return (1.0 - weight_b) * images_a[:n] + weight_b * images_b[:n]
 
 
-def plot_log_density_histograms(detector: HCDRDetector, held_log_densities: list[np.ndarray],
-                                path: Path) -> Path:
-    """Figure 7 of the paper: per-class held-out log-densities with the threshold line."""
+def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
+
+def plot_interpolation(curve: list[dict], path: Path) -> Path:
+    """Flag rate against the pixel-mixing weight between the two fitted classes, with CIs."""
+    plt = _pyplot()
+    w = [p["mix_weight"] for p in curve]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(w, [p["rate"] for p in curve], "o-", color="C3")
+    ax.fill_between(w, [p["low"] for p in curve], [p["high"] for p in curve], alpha=0.25, color="C3")
+    ax.set_xlabel("mixing weight of the second class")
+    ax.set_ylabel("share outside every HCDR")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("pixel interpolations between the fitted classes")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_log_density_histograms(detector: HCDRDetector, held_log_densities: list[np.ndarray],
+                                path: Path) -> Path:
+    """Figure 7 of the paper: per-class held-out log-densities with the threshold line."""
+    plt = _pyplot()
     n = len(detector.class_names)
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.2), squeeze=False)
     for c, (ax, name) in enumerate(zip(axes[0], detector.class_names)):

@@ -1,0 +1,128 @@
+"""`deltahall qa-report`: Table 1 and Figure 4 of the paper (§6.2) from the tracked history.
+
+Reads only plots/qa/history.csv (what qa_train wrote and MLflow mirrors), never typed-in
+numbers. Table 1: per epochs cell, resemblance of the answers to TruthfulQA's incorrect answers
+per seed and mean ± sd over seeds, beside the δ-hallucination rate; "Original" is the base
+model before fine-tuning (epoch 0). Figure 4: loss, resemblance and δ-rate per epoch, seeds
+as a band (min..max) around their mean, each cell's final value as a point with its sd.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on CI or servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from deltahall.config import Params  # noqa: E402
+from deltahall.qa.stage import HISTORY, METRICS, PLOTS  # noqa: E402
+
+REPORT = PLOTS / "report"
+RESEMBLANCE, DELTA = "resemblance/incorrect", "val/delta_hall_rate"
+
+
+def read_history(params: Params) -> pd.DataFrame:
+    """The history, checked to hold every (epochs, seed) cell that params ask for."""
+    if not HISTORY.exists():
+        raise FileNotFoundError(f"{HISTORY}: no QA history; run `deltahall qa-train` first")
+    history = pd.read_csv(HISTORY)
+    done = set(zip(history["epochs"], history["seed"]))
+    missing = [(e, s) for e in params.qa.grid.epochs for s in params.qa.grid.seeds
+               if (e, s) not in done]
+    if missing:
+        raise ValueError(f"{HISTORY}: no rows for (epochs, seed) cells {missing}; "
+                         f"rerun `deltahall qa-train`")
+    return history
+
+
+def mean_sd(values: pd.Series) -> dict[str, float | None]:
+    """Mean and sample sd (ddof=1) over seeds; sd is None with a single seed."""
+    v = values.to_numpy(dtype=np.float64)
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
+
+
+def table1(history: pd.DataFrame, cells: list[int]) -> list[dict]:
+    """One row for the base ("original", epoch 0) and one per epochs cell (its last epoch)."""
+    longest = history[history["epochs"] == max(cells)]
+    frames = [("original", longest[longest["epoch"] == 0])]
+    frames += [(cell, history[(history["epochs"] == cell) & (history["epoch"] == cell)])
+               for cell in cells]
+    return [{"epochs": label,
+             "per_seed": {str(int(s)): float(v) for s, v in zip(f["seed"], f[RESEMBLANCE])},
+             RESEMBLANCE: mean_sd(f[RESEMBLANCE]), DELTA: mean_sd(f[DELTA]),
+             "train/loss": mean_sd(f["train/loss"]) if f["train/loss"].notna().all() else None}
+            for label, f in frames]
+
+
+def _fmt(stat: dict | None) -> str:
+    if stat is None:
+        return "–"
+    return f"{stat['mean']:.4f}" + ("" if stat["sd"] is None else f" ± {stat['sd']:.4f}")
+
+
+def markdown(rows: list[dict], seeds: list[int], model: str) -> str:
+    head = (f"Table 1 ({model}): resemblance of the answers to TruthfulQA's incorrect answers "
+            f"(difflib ratio, max over incorrect answers, mean over questions).\n\n"
+            f"| Epochs | " + " | ".join(f"Seed {s}" for s in seeds) +
+            " | Mean ± sd | δ-hall rate (val) | train/loss |\n|" + "---|" * (len(seeds) + 4))
+    lines = [f"| {str(r['epochs']).capitalize()} | " +
+             " | ".join(f"{r['per_seed'].get(str(s), float('nan')):.4f}" for s in seeds) +
+             f" | {_fmt(r[RESEMBLANCE])} | {_fmt(r[DELTA])} | {_fmt(r['train/loss'])} |"
+             for r in rows]
+    return "\n".join([head, *lines]) + "\n"
+
+
+def _band(ax, trajectory: pd.DataFrame, metric: str, color: str, label: str) -> None:
+    stats = trajectory.groupby("epoch")[metric].agg(["mean", "min", "max"]).dropna()
+    ax.plot(stats.index, stats["mean"], color=color, marker="o", ms=3, label=label)
+    ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.25)
+
+
+def figure4(history: pd.DataFrame, rows: list[dict], cells: list[int], path: Path) -> None:
+    trajectory = history[history["epochs"] == max(cells)]  # epochs 0..max of every seed
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    _band(axes[0], trajectory, "train/loss", "C0", "train/loss")
+    _band(axes[0], trajectory, "val/loss", "C1", "val/loss")
+    for ax, metric in ((axes[1], RESEMBLANCE), (axes[2], DELTA)):
+        _band(ax, trajectory, metric, "C2", f"epoch by epoch ({max(cells)}-epoch run)")
+        finals = [r for r in rows if r["epochs"] != "original"]
+        ax.errorbar([r["epochs"] for r in finals], [r[metric]["mean"] for r in finals],
+                    yerr=[r[metric]["sd"] or 0.0 for r in finals], fmt="s", color="C3",
+                    capsize=3, label="end of each cell (mean ± sd)")
+    titles = ("Loss", "Resemblance to incorrect answers", "δ-hallucination rate (val)")
+    for ax, title in zip(axes, titles):
+        ax.set(title=title, xlabel="epoch (0 = base model)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_qa_report(params: Params) -> dict:
+    cfg = params.qa
+    history = read_history(params)
+    cells, seeds = sorted(cfg.grid.epochs), list(cfg.grid.seeds)
+    history = history[history["epochs"].isin(cells) & history["seed"].isin(seeds)]
+    rows = table1(history, cells)
+    model = cfg.model.pretrained or "tiny Qwen2 pretrained here"
+    REPORT.mkdir(parents=True, exist_ok=True)
+    (REPORT / "table1.md").write_text(markdown(rows, seeds, model))
+    (REPORT / "table1.json").write_text(json.dumps({"model": model, "rows": rows}, indent=2) + "\n")
+    figure4(history, rows, cells, REPORT / "figure4.png")
+    original, last = rows[0], rows[-1]
+    summary = {"resemblance/incorrect_original": original[RESEMBLANCE]["mean"],
+               "resemblance/incorrect_final": last[RESEMBLANCE]["mean"],
+               "resemblance/incorrect_change": last[RESEMBLANCE]["mean"] - original[RESEMBLANCE]["mean"],
+               "val/delta_hall_rate_original": original[DELTA]["mean"],
+               "val/delta_hall_rate_final": last[DELTA]["mean"],
+               "train/loss_final": last["train/loss"]["mean"], "n_seeds": len(seeds)}
+    out = METRICS / "summary.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    print("[qa-report] " + ", ".join(f"{k} {v:+.4f}" for k, v in summary.items()), flush=True)
+    return summary

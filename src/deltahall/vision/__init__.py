@@ -1,0 +1,1 @@
+"""Images, captions and the CLIP embedder shared by the detector and text-to-image stages."""

@@ -1,0 +1,65 @@
+"""Stage `clip_train`: the small open_clip CLIP trained contrastively on the default images.
+
+Writes outputs/clip/{model.safetensors, spec.json}, metrics/clip.json and one MLflow run
+("clip") with train/loss per epoch. The paper profile (clip.pretrained set) saves the
+pretrained model's weights unchanged (epochs are ignored: the paper does not fine-tune CLIP).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from deltahall.config import Params
+from deltahall.seeding import derive_seed, seed_everything
+from deltahall.tracking import start_run
+from deltahall.vision.clip import ClipSpec, build_clip, save_clip, tokenize
+from deltahall.vision.clip_train import train_clip
+from deltahall.vision.images import captions_for, load_image_set
+
+CLIP_DIR = Path("outputs/clip")
+CLIP_METRICS = Path("metrics/clip.json")
+DATA_DIR = Path("data")
+
+
+def clip_spec(params: Params) -> ClipSpec:
+    c = params.clip
+    return ClipSpec(embed_dim=c.embed_dim, width=c.width, heads=c.heads,
+                    vision_layers=c.vision_layers, text_layers=c.text_layers,
+                    patch_size=c.patch_size, image_size=params.images.image_size,
+                    context_length=c.context_length, pretrained=c.pretrained)
+
+
+def run_clip_train(params: Params) -> dict:
+    cfg = params.clip
+    torch.set_num_threads(cfg.torch_threads)
+    seed = derive_seed("clip", cfg.seed)
+    images = load_image_set(params.images.dataset, DATA_DIR, params.images.image_size)
+    spec = clip_spec(params)
+    seed_everything(seed)
+    model = build_clip(spec)
+    run_params = {"seed": seed, "images": params.images.model_dump(), "clip": cfg.model_dump(),
+                  "n_images": len(images.labels)}
+    with start_run(params, "clip", f"clip-{spec.pretrained or 'small'}", run_params,
+                   {"deltahall.stage": "clip_train"}) as run:
+        history: list[dict] = []
+        if not spec.pretrained and cfg.epochs:
+            captions = captions_for(images.labels, images.class_names, seed)
+            tokens = tokenize(captions, spec.context_length)
+
+            def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+                run.log_metrics(metrics, step=epoch)
+                print(f"[clip-train] epoch {epoch}/{cfg.epochs} train/loss "
+                      f"{metrics['train/loss']:.4f} ({metrics['time/epoch_s']:.1f}s)", flush=True)
+
+            history = train_clip(model, images.images, tokens, images.labels, cfg.epochs,
+                                 cfg.batch_size, cfg.lr, seed, on_epoch)
+        save_clip(model, spec, CLIP_DIR)
+        summary = {"final_train_loss": history[-1]["train/loss"] if history else None,
+                   "epochs": len(history), "n_images": len(images.labels),
+                   "n_parameters": sum(p.numel() for p in model.parameters())}
+        CLIP_METRICS.parent.mkdir(parents=True, exist_ok=True)
+        CLIP_METRICS.write_text(json.dumps(summary, indent=2) + "\n")
+        run.log_params({"n_parameters": summary["n_parameters"]})
+    return summary
