@@ -8,7 +8,8 @@
 # decoders are off so no system -dev packages are needed (open_clip loads images through PIL).
 # Cost measured here: ~5 min on 2 idle cores, 46 MB in build/, a 1.2 MB wheel.
 set -euo pipefail
-PY=$(realpath "${1:?usage: build_torchvision.sh PYTHON}")
+PY_ARG=${1:?usage: build_torchvision.sh PYTHON}
+PY="$(cd "$(dirname "$PY_ARG")" && pwd)/$(basename "$PY_ARG")"  # absolute, symlink kept (venv)
 TV_VER=0.21.0
 TV_SHA=0a4a967bbb7f9810f792cd0289a07fb98c8fb5d1303fae8b63e3a6b05d720058
 URL=http://deb.debian.org/debian/pool/main/p/pytorch-vision/pytorch-vision_${TV_VER}.orig.tar.gz
