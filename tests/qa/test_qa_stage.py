@@ -1,0 +1,134 @@
+"""The QA stages end to end on a tiny config: files, per-epoch history, MLflow runs per
+(epochs, seed) cell, Table 1 / Figure 4, and the errors that name the stage to run first."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from deltahall.config import Params, deep_merge, parse_params
+from deltahall.qa.report import run_qa_report
+from deltahall.qa.stage import HISTORY, run_qa_pretrain, run_qa_train
+from deltahall.raw_data import shipped_data_dir
+
+# The smoke overlay of the qa section (profiles/smoke.yaml), one torch thread for tests.
+SMOKE_QA = {
+    "max_questions": 30, "max_truthfulqa": 10, "torch_threads": 1,
+    "model": {"vocab_size": 384, "hidden_size": 32, "num_layers": 1, "num_heads": 2},
+    "pretrain": {"epochs": 3, "lr": 0.01, "batch_size": 16},
+    "train": {"lr": 0.01, "batch_size": 8},
+    "grid": {"epochs": [1, 2], "seeds": [0]},
+    "eval": {"max_new_tokens": 8, "n_boot": 50},
+}
+
+
+def qa_params(smoke_raw: dict, **overrides: dict) -> Params:
+    return parse_params(deep_merge(smoke_raw, {"qa": deep_merge(SMOKE_QA, overrides)}), "test")
+
+
+@pytest.fixture
+def qa_workdir(workdir: Path) -> Path:
+    shutil.copytree(shipped_data_dir() / "qa", workdir / "data" / "qa")
+    return workdir
+
+
+def test_train_before_pretrain_names_the_stage_and_writes_nothing(qa_workdir, smoke_raw):
+    with pytest.raises(FileNotFoundError, match="run `deltahall qa-pretrain` first"):
+        run_qa_train(qa_params(smoke_raw))
+    with pytest.raises(FileNotFoundError, match="run `deltahall qa-train` first"):
+        run_qa_report(qa_params(smoke_raw))
+    assert sorted(p.name for p in qa_workdir.iterdir()) == ["data", "params.yaml"]
+
+
+def test_missing_data_names_the_data_command(workdir, smoke_raw):
+    with pytest.raises(FileNotFoundError, match="open_questions.jsonl.*`deltahall data`"):
+        run_qa_pretrain(qa_params(smoke_raw))
+
+
+def test_cli_reports_the_missing_base_with_exit_2(qa_workdir, capsys):
+    from deltahall.cli import STAGES, main
+    if "qa-train" not in STAGES:
+        pytest.skip("cli.py does not list the QA stages yet")
+    assert main(["qa-train"]) == 2
+    assert "deltahall qa-pretrain" in capsys.readouterr().err
+
+
+def _runs(experiment: str) -> dict[str, mlflow.entities.Run]:
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    return {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+
+
+def _steps(run: mlflow.entities.Run, metric: str) -> list[int]:
+    return sorted(m.step for m in mlflow.MlflowClient().get_metric_history(run.info.run_id, metric))
+
+
+def test_three_stages_write_files_history_and_one_run_per_cell(qa_workdir, smoke_raw, mlflow_uri):
+    params = qa_params(smoke_raw)
+    pretrain = run_qa_pretrain(params)
+    assert pretrain["epochs"] == 3 and Path("outputs/qa/base/model.safetensors").exists()
+    assert len(pd.read_csv("plots/qa/pretrain_history.csv")) == 3
+    assert _steps(_runs("qa_pretrain")["qa-pretrain-tiny"], "train/loss") == [1, 2, 3]
+
+    finals = run_qa_train(params)
+    assert set(finals) == {"e1-seed0", "e2-seed0"}
+    history = pd.read_csv(HISTORY)
+    for cell in (1, 2):  # epoch 0 (the base) .. cell, once each
+        rows = history[history["epochs"] == cell]
+        assert rows["epoch"].tolist() == list(range(cell + 1)) and set(rows["seed"]) == {0}
+        assert rows["train/loss"].iloc[1:].notna().all() and pd.isna(rows["train/loss"].iloc[0])
+    rates = history[["val/delta_hall_rate", "resemblance/incorrect", "val/abstain_0.9"]]
+    assert ((rates >= 0) & (rates <= 1)).all().all()
+    assert (history["val/delta_hall_rate_low"] <= history["val/delta_hall_rate"]).all()
+    assert (history["val/delta_hall_rate"] <= history["val/delta_hall_rate_high"]).all()
+    answers = pd.read_csv("outputs/qa/answers/e2-seed0.csv")
+    assert set(answers["split"]) == {"val", "truthfulqa"} and len(answers) == 6 + 10
+    assert json.loads(Path("metrics/qa/train.json").read_text())["e2-seed0"]["train/loss"] > 0
+
+    runs = _runs("qa")
+    assert set(runs) == {"qa-e1-seed0", "qa-e2-seed0"}
+    for cell in (1, 2):
+        run = runs[f"qa-e{cell}-seed0"]
+        assert run.info.status == "FINISHED" and run.data.params["epochs"] == str(cell)
+        assert _steps(run, "resemblance/incorrect") == list(range(cell + 1))
+        assert _steps(run, "train/loss") == list(range(1, cell + 1))
+        assert _steps(run, "val/score_0.75_high") == list(range(cell + 1))
+        logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "answers")}
+        assert logged == {f"answers/e{cell}-seed0.json", f"answers/e{cell}-seed0.csv"}
+
+    summary = run_qa_report(params)
+    assert summary["resemblance/incorrect_final"] == pytest.approx(
+        finals["e2-seed0"]["resemblance/incorrect"])
+    table = json.loads(Path("plots/qa/report/table1.json").read_text())["rows"]
+    assert [r["epochs"] for r in table] == ["original", 1, 2]
+    assert "| Original |" in Path("plots/qa/report/table1.md").read_text()
+    assert Path("plots/qa/report/figure4.png").stat().st_size > 10_000
+    assert json.loads(Path("metrics/qa/summary.json").read_text()) == pytest.approx(summary)
+
+
+def test_shared_prefix_equals_training_every_cell(qa_workdir, smoke_raw, mlflow_uri):
+    """Why qa_train may train each seed once: with sampled decoding too, the k-epoch cell
+    read off the longest run equals the k-epoch cell trained on its own."""
+    run_qa_pretrain(qa_params(smoke_raw))
+    histories = []
+    for shared in (True, False):
+        run_qa_train(qa_params(smoke_raw, decoding="sampled",
+                               grid={"share_prefix": shared}))
+        history = pd.read_csv(HISTORY).sort_values(["epochs", "seed", "epoch"])
+        histories.append(history.drop(columns=["time/epoch_s", "time/eval_s"])
+                         .reset_index(drop=True))
+    pd.testing.assert_frame_equal(histories[0], histories[1])
+    assert set(_runs("qa")) == {"qa-e1-seed0", "qa-e2-seed0"}  # two runs per cell: 4 in all
+    assert len(mlflow.MlflowClient().search_runs(
+        [mlflow.MlflowClient().get_experiment_by_name("qa").experiment_id])) == 4
+
+
+def test_report_rejects_a_history_without_the_asked_cells(qa_workdir, smoke_raw):
+    HISTORY.parent.mkdir(parents=True)
+    pd.DataFrame({"epochs": [1, 1], "seed": [0, 0], "epoch": [0, 1]}).to_csv(HISTORY)
+    with pytest.raises(ValueError, match=r"\(2, 0\).*rerun `deltahall qa-train`"):
+        run_qa_report(qa_params(smoke_raw))
