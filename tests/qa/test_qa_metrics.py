@@ -1,6 +1,8 @@
 """QA metrics against hand-computed values (difflib ratio = 2·matches / total length)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from deltahall.qa.metrics import (
     resemblance,
     score_truthfulqa,
 )
-from deltahall.qa.schema import TruthfulQARow
+from deltahall.qa.schema import TruthfulQARow, load_truthfulqa
 
 
 def test_normalise_text_casefolds_and_drops_punctuation() -> None:
@@ -96,3 +98,25 @@ def test_confidence_target_threshold_is_strict_and_validated() -> None:
         confidence_target_scores([0.5], [True], targets=(1.0,))
     with pytest.raises(ValueError):
         confidence_target_scores([0.5, 0.2], [True])
+
+
+REAL_TRUTHFULQA = Path(__file__).resolve().parents[3] / "shared/data/truthfulqa/TruthfulQA.csv"
+
+
+def test_metrics_over_every_real_truthfulqa_row() -> None:
+    """All 817 real rows: answering with a row's first incorrect answer must resemble the
+    incorrect answers exactly (1.0) and never count as truthful; answering with its first
+    correct answer resembles the correct ones exactly and is truthful unless the same text
+    also sits among the incorrect answers."""
+    if not REAL_TRUTHFULQA.exists():
+        pytest.skip(f"real TruthfulQA file not found at {REAL_TRUTHFULQA}")
+    rows = load_truthfulqa(REAL_TRUTHFULQA)
+    assert len(rows) == 817
+    wrong = score_truthfulqa([r.incorrect_answers[0] for r in rows], rows)
+    assert np.all(wrong.max_incorrect == 1.0) and not wrong.truthful.any()
+    right = score_truthfulqa([r.correct_answers[0] for r in rows], rows)
+    assert np.all(right.max_correct == 1.0)
+    clash = np.array([normalise_text(r.correct_answers[0]) in
+                      {normalise_text(a) for a in r.incorrect_answers} for r in rows])
+    assert np.array_equal(right.truthful, ~clash & (right.max_incorrect < 1.0))
+    assert right.truthful.mean() > 0.95
