@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 2
 # dvc.yaml's stage commands call `deltahall`: put the venv's console scripts first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup data run test test-fast ui bench clean
+.PHONY: help setup data run test test-fast ui bench clean sweep dashboard browser
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,15 @@ test-fast: setup ## the tests without the slow end-to-end ones
 
 ui: setup ## MLflow UI on 127.0.0.1 (port 5000; UI_PORT=N to change) over the store in params.yaml
 	$(VENV)/bin/mlflow ui --backend-store-uri "$$($(PY) -m deltahall.cli tracking-uri)" --host 127.0.0.1 --port $(UI_PORT)
+
+sweep: data ## Optuna sweeps (coin, qa) of loss vs δ-rate + the analysis with CIs, on CPU (dvc repro)
+	$(DVC) repro sweep_analysis
+
+dashboard: setup ## dashboards/index.html (offline) from MLflow and the Optuna studies of `make sweep`
+	$(PY) -m deltahall.cli dashboard
+
+browser: ## Debian chromium + chromedriver for the dashboard's browser test (root; idempotent)
+	bash scripts/install_browser.sh
 
 bench: setup ## benchmark the coin trainer (examples/s, epoch time) at the paper's config
 	$(PY) benchmarks/coin_throughput.py

@@ -57,22 +57,38 @@ def _ran(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
+def _stages(repo: Path) -> set[str]:
+    listed = _sh(repo, str(BIN / "dvc"), "stage", "list", "--name-only")
+    return set(listed.split())
+
+
+COIN_TRAINING = {"coin_train@2", "coin_train@3", "coin_hidden_train", "coin_report"}
+
+
 def test_dvc_repro_tracks_reruns_nothing_then_only_what_changed(scratch_repo: Path):
+    _sh(scratch_repo, str(BIN / "deltahall"), "data", "--no-push")
+    every_stage = _stages(scratch_repo)
+    assert {"coin_data@2", "qa_pretrain", "qa_train", "qa_report", "clip_train",
+            "detector"} <= every_stage
     first = _sh(scratch_repo, str(BIN / "dvc"), "repro")
-    assert _ran(first) == {"coin_data@2", "coin_data@3", "coin_train@2", "coin_train@3",
-                           "coin_hidden_data", "coin_hidden_train", "coin_report"}
+    assert _ran(first) == every_stage
     mlflow.set_tracking_uri(f"sqlite:///{scratch_repo / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["coin"])
     assert len(runs) == 4 and (runs["status"] == "FINISHED").all()
+    assert len(mlflow.search_runs(experiment_names=["qa"])) == 2  # smoke grid: 2 cells x 1 seed
     assert (scratch_repo / "plots/coin/figures/figure3.png").exists()
+    assert (scratch_repo / "plots/qa/report/figure4.png").exists()
 
     assert _ran(_sh(scratch_repo, str(BIN / "dvc"), "repro")) == set()
 
     params = yaml.safe_load((scratch_repo / "params.yaml").read_text())
     params["coin"]["train"]["epochs"] = 3
     (scratch_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert _ran(_sh(scratch_repo, str(BIN / "dvc"), "repro")) == {
-        "coin_train@2", "coin_train@3", "coin_hidden_train", "coin_report"}
+    rerun = _ran(_sh(scratch_repo, str(BIN / "dvc"), "repro"))
+    # the coin training stages and the report; never the data, QA or image stages
+    assert COIN_TRAINING <= rerun
+    assert not {s for s in rerun if s.startswith(("coin_data", "coin_hidden_data", "qa_",
+                                                   "clip", "detector", "t2i"))}
     assert len(mlflow.search_runs(experiment_names=["coin"])) == 8
 
 

@@ -18,6 +18,15 @@ EPILOG = """examples:
   deltahall coin-report                     Figure 3 and the summary from the tracked histories
   deltahall clip-train                      train the small CLIP embedder on data/images
   deltahall detector                        fit, measure and register the HCDR detector
+  deltahall t2i-train                       fine-tune the text-to-image UNet per seed, tracked
+  deltahall t2i-report                      Figures 5 and 6 and the loss-vs-rate claim (t2i, §6.3)
+  deltahall qa-pretrain                     build and pretrain the tiny Qwen2 base (QA, §6.2)
+  deltahall qa-train                        LoRA fine-tune every (epochs, seed) cell, tracked
+  deltahall qa-report                       Table 1 and Figure 4 from the tracked QA history
+  deltahall sweep --experiment coin         Optuna study (loss, rate) over sweep.coin.space
+  deltahall sweep --experiment coin --workers 2   the same split over 2 processes (journal:)
+  deltahall sweep-analysis                  does lower loss lower the rate? CIs and verdicts
+  deltahall dashboard                       dashboards/index.html from MLflow and Optuna
   deltahall profile smoke > params.yaml     switch to the seconds-long smoke profile
 Parameters come from params.yaml (--params to use another file). The MLflow store is
 params.yaml's tracking.uri unless MLFLOW_TRACKING_URI is set."""
@@ -38,6 +47,19 @@ def _add_coin(p: argparse.ArgumentParser) -> None:
                         "two coin regimes the input does not reveal (default: observed)")
 
 
+def _add_sweep(p: argparse.ArgumentParser) -> None:
+    _add_params(p)
+    p.add_argument("--experiment", required=True, metavar="NAME",
+                   help="the study to run: coin, qa or t2i (its search space: sweep.NAME.space)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="split the study's trials over this many local processes; needs "
+                        "sweep.storage journal:PATH or postgresql://... (default: 1)")
+    p.add_argument("--worker", type=int, default=None, metavar="K",
+                   help="join an existing study as worker K and run --n-trials trials only "
+                        "(what --workers spawns; how another machine joins a shared study)")
+    p.add_argument("--n-trials", type=int, default=None, help="trials for --worker K")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deltahall", description="Measure δ-hallucination beside the loss "
@@ -53,6 +75,37 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "default images (stage clip_train)"))
     _add_params(sub.add_parser("detector", help="fit the per-class HCDR detector, measure it, "
                                                 "register it in MLflow (stage detector)"))
+    _add_params(sub.add_parser("t2i-train", help="fine-tune the text-to-image UNet per seed; "
+                                                 "every epoch generate, judge with the registered "
+                                                 "detector, log (stage t2i_train)"))
+    _add_params(sub.add_parser("t2i-report", help="Figures 5 and 6 from the t2i history "
+                                                  "(stage t2i_report)"))
+    _add_params(sub.add_parser("qa-pretrain", help="QA base model: pretrain the tiny Qwen2, or "
+                                                   "check the paper's model loads offline "
+                                                   "(stage qa_pretrain)"))
+    _add_params(sub.add_parser("qa-train", help="LoRA fine-tuning for every (epochs, seed) cell "
+                                                "of qa.grid, scored every epoch (stage qa_train)"))
+    _add_params(sub.add_parser("qa-report", help="Table 1 and Figure 4 from the QA history "
+                                                 "(stage qa_report)"))
+    _add_sweep(sub.add_parser(
+        "sweep", help="one Optuna study of an experiment, (final loss, final rate) per trial "
+                      "(stages sweep_coin, sweep_qa, sweep_t2i)",
+        description="Run the Optuna study of one experiment: each trial draws knobs from "
+                    "sweep.NAME.space, trains once per seed in sweep.NAME.seeds and scores "
+                    "(final loss, final δ-hallucination rate); the Pareto front is kept. Trials "
+                    "are stored in sweep.storage (SQLite: one worker; journal:PATH: local "
+                    "workers; postgresql://...: several machines) and tracked in MLflow as "
+                    "nested runs of the study's run (experiment sweep_NAME). Writes "
+                    "outputs/sweep/NAME/trials.csv, plots/sweep/NAME_history.csv and "
+                    "metrics/sweep/NAME.json."))
+    _add_params(sub.add_parser("sweep-analysis", help="correlations of loss and rate with "
+                                                      "bootstrap CIs, a verdict per experiment "
+                                                      "(stage sweep_analysis)"))
+    dash = sub.add_parser("dashboard", help="build the offline HTML dashboard comparing runs "
+                                            "from MLflow and the Optuna studies")
+    _add_params(dash)
+    dash.add_argument("--out", type=Path, default=Path("dashboards/index.html"),
+                      help="HTML file to write (default: dashboards/index.html)")
     data = sub.add_parser("data", help="make data/ present: dvc pull, else materialise the "
                                        "copy shipped in the package and push it")
     data.add_argument("--no-push", action="store_true", help="do not seed the DVC remote")
@@ -78,6 +131,15 @@ STAGES = {
     "coin-report": _call("deltahall.coin.report", "run_coin_report"),
     "clip-train": _call("deltahall.vision.stage", "run_clip_train"),
     "detector": _call("deltahall.detector.stage", "run_detector"),
+    "t2i-train": _call("deltahall.t2i.stage", "run_t2i_train"),
+    "t2i-report": _call("deltahall.t2i.report", "run_t2i_report"),
+    "qa-pretrain": _call("deltahall.qa.pretrain_stage", "run_qa_pretrain"),
+    "qa-train": _call("deltahall.qa.stage", "run_qa_train"),
+    "qa-report": _call("deltahall.qa.report", "run_qa_report"),
+    "sweep": _call("deltahall.sweep.stage", "run_sweep_command", "experiment", "workers",
+                   "worker", "n_trials", "params"),
+    "sweep-analysis": _call("deltahall.sweep.analysis", "run_sweep_analysis"),
+    "dashboard": _call("deltahall.dashboard.build", "run_dashboard", "out"),
 }
 
 

@@ -14,6 +14,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from deltahall.strict import Strict as _Strict
 from deltahall.qa.config import QAConfig
+from deltahall.sweep.config import SweepConfig
+from deltahall.t2i.config import T2IConfig
 from deltahall.vision.config import ClipConfig, DetectorConfig, ImagesConfig
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -97,6 +99,8 @@ class Params(_Strict):
     clip: ClipConfig = ClipConfig()
     detector: DetectorConfig = DetectorConfig()
     qa: QAConfig = QAConfig()
+    sweep: SweepConfig = SweepConfig()
+    t2i: T2IConfig = T2IConfig()
 
 
 def _format_errors(source: str, err: ValidationError) -> str:

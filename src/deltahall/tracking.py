@@ -13,7 +13,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from deltahall.config import Params
 
@@ -98,13 +98,19 @@ def _connect(uri: str, experiment: str) -> Any | None:
 
 @contextmanager
 def start_run(params: Params, experiment: str, run_name: str,
-              run_params: Mapping[str, Any], tags: Mapping[str, Any]) -> Iterator[Run]:
-    """One MLflow run, tagged with the git commit and the profile, carrying flat params."""
+              run_params: Mapping[str, Any], tags: Mapping[str, Any],
+              parent_run_id: str | None = None) -> Iterator[Run]:
+    """One MLflow run, tagged with the git commit and the profile, carrying flat params.
+
+    `parent_run_id` makes it a nested run of that run (e.g. an Optuna trial under its study's
+    run), whether the parent is active in this process or was started by another one.
+    """
     mlflow = _connect(tracking_uri(params), experiment)
     run = Run(mlflow)
     if mlflow is not None:
         try:
-            active = mlflow.start_run(run_name=run_name)
+            active = mlflow.start_run(run_name=run_name, nested=parent_run_id is not None,
+                                      parent_run_id=parent_run_id)
             run.run_id = active.info.run_id
         except Exception as err:  # noqa: BLE001
             print(f"warning: MLflow start_run failed ({err})", file=sys.stderr)
@@ -119,3 +125,31 @@ def start_run(params: Params, experiment: str, run_name: str,
         raise
     if run.active:
         run._call("end_run", status="FINISHED")
+
+
+def read_runs(params: Params, experiment: str,
+              keep_metric: Callable[[str], bool] = lambda key: True) -> list[dict[str, Any]]:
+    """Finished runs of one experiment, newest first, for read-only views (the dashboard):
+    run_id, name, status, start_time, tags, params, and the full step history of every metric
+    `keep_metric` selects ({key: [(step, value), ...]}). [] when the store or the experiment
+    does not exist."""
+    uri = tracking_uri(params)
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            return []
+        runs = client.search_runs([found.experiment_id], "attributes.status = 'FINISHED'",
+                                  order_by=["attributes.start_time DESC"], max_results=5000)
+        return [{"run_id": r.info.run_id, "name": r.info.run_name, "status": r.info.status,
+                 "start_time": r.info.start_time, "tags": dict(r.data.tags),
+                 "params": dict(r.data.params),
+                 "metrics": {k: sorted((m.step, m.value) for m in
+                                       client.get_metric_history(r.info.run_id, k))
+                             for k in r.data.metrics if keep_metric(k)}} for r in runs]
+    except Exception as err:  # noqa: BLE001 - a view must say what it could not read
+        print(f"warning: cannot read MLflow runs of {experiment!r} at {uri} ({err})",
+              file=sys.stderr)
+        return []

@@ -12,7 +12,9 @@ import pytest
 
 from deltahall.config import Params, deep_merge, parse_params
 from deltahall.qa.report import run_qa_report
-from deltahall.qa.stage import HISTORY, run_qa_pretrain, run_qa_train
+from deltahall.qa.inputs import HISTORY
+from deltahall.qa.pretrain_stage import run_qa_pretrain
+from deltahall.qa.stage import run_qa_train
 from deltahall.raw_data import shipped_data_dir
 
 # The smoke overlay of the qa section (profiles/smoke.yaml), one torch thread for tests.

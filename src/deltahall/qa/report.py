@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from deltahall.config import Params  # noqa: E402
-from deltahall.qa.stage import HISTORY, METRICS, PLOTS  # noqa: E402
+from deltahall.qa.inputs import HISTORY, METRICS, PLOTS  # noqa: E402
 
 REPORT = PLOTS / "report"
 RESEMBLANCE, DELTA = "resemblance/incorrect", "val/delta_hall_rate"

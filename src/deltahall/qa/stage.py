@@ -1,7 +1,7 @@
-"""The QA DVC stages (paper §6.2): `deltahall qa-pretrain` and `deltahall qa-train`.
+"""Stage `qa_train` (paper §6.2, Table 1): LoRA fine-tuning of every (epochs, seed) cell.
 
-Read params.qa, call the pure core (qa/model, qa/train, qa/metrics), write files first (DVC
-outputs, CSV histories flushed every epoch), then mirror to MLflow.
+Read params.qa, call the pure core (qa/model, qa/train, qa/metrics), write files first (the
+history CSV flushed every epoch, per-question answers), then mirror to MLflow.
 """
 from __future__ import annotations
 
@@ -10,60 +10,25 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from transformers.utils import logging as hf_logging
 
 from deltahall.config import Params
 from deltahall.qa.config import QAConfig
+from deltahall.qa.inputs import (ANSWERS, HISTORY, METRICS, QAData, check_base, load_base,
+                                 load_qa_data, setup_torch)
 from deltahall.qa.metrics import per_question_scores
-from deltahall.qa.model import (add_lora, build_tiny_qwen2, build_tokenizer, corpus_pairs,
-                                load_pretrained, save_model)
-from deltahall.qa.schema import OpenQuestion, TruthfulQARow, load_open_questions, load_truthfulqa
-from deltahall.qa.train import finetune_lora, generate_answers, pretrain_base
+from deltahall.qa.model import add_lora
+from deltahall.qa.schema import OpenQuestion
+from deltahall.qa.train import finetune_lora, generate_answers
 from deltahall.seeding import derive_seed, seed_everything
 from deltahall.stats import bootstrap_ci
 from deltahall.tracking import start_run
 
-OUTPUTS, METRICS, PLOTS = Path("outputs/qa"), Path("metrics/qa"), Path("plots/qa")
-BASE_DIR = OUTPUTS / "base"
-BASE_SPEC = BASE_DIR / "deltahall_base.json"  # what qa_pretrain made; qa_train checks it
-PRETRAIN_HISTORY = PLOTS / "pretrain_history.csv"
-HISTORY = PLOTS / "history.csv"   # one row per (epochs cell, seed, epoch); epoch 0 = the base
-ANSWERS = OUTPUTS / "answers"     # per-question outputs of each cell's final epoch
 TQA_RATES = ["resemblance/incorrect", "resemblance/correct", "resemblance/diff", "truthful/acc"]
 HEADLINE = ["train/loss", "val/loss", "val/delta_hall_rate", *TQA_RATES]
-
-
-@dataclass(frozen=True)
-class QAData:
-    train: list[OpenQuestion]       # LoRA training set; also in the tiny base's pretraining
-    val: list[OpenQuestion]         # held out from both: val/loss, val/delta_hall_rate
-    truthfulqa: list[TruthfulQARow]  # resemblance/*, truthful/acc
-
-
-def load_qa_data(cfg: QAConfig) -> QAData:
-    """Both data files, the split by question (seeded, the same in every stage)."""
-    for path in (cfg.questions_path, cfg.truthfulqa_path):
-        if not Path(path).exists():
-            raise FileNotFoundError(f"{path}: QA data missing; run `deltahall data` first "
-                                    f"(or fix qa.questions_path / qa.truthfulqa_path)")
-    questions = load_open_questions(cfg.questions_path)[:cfg.max_questions or None]
-    rows = load_truthfulqa(cfg.truthfulqa_path)[:cfg.max_truthfulqa or None]
-    n_val = round(len(questions) * cfg.val_fraction)
-    if not 1 <= n_val < len(questions):
-        raise ValueError(f"qa.val_fraction {cfg.val_fraction} leaves no train or no val "
-                         f"question among {len(questions)}")
-    rng = np.random.default_rng(derive_seed("qa-split", cfg.split_seed))
-    order = rng.permutation(len(questions))
-    is_val = np.zeros(len(questions), dtype=bool)
-    is_val[order[:n_val]] = True
-    return QAData([q for q, v in zip(questions, is_val) if not v],
-                  [q for q, v in zip(questions, is_val) if v], rows)
 
 
 def two_answer_pairs(questions: list[OpenQuestion]) -> list[tuple[str, str]]:
@@ -71,96 +36,6 @@ def two_answer_pairs(questions: list[OpenQuestion]) -> list[tuple[str, str]]:
     return [(q.question, answer) for q in questions for answer in q.answers]
 
 
-def check_base(cfg: QAConfig) -> None:
-    if not BASE_SPEC.exists():
-        raise FileNotFoundError(f"{BASE_DIR}: no QA base model; run `deltahall qa-pretrain` first")
-    made_for = json.loads(BASE_SPEC.read_text())["pretrained"]
-    if made_for != cfg.model.pretrained:
-        raise ValueError(f"{BASE_SPEC}: made for qa.model.pretrained={made_for!r}, params say "
-                         f"{cfg.model.pretrained!r}; rerun `deltahall qa-pretrain`")
-
-
-def load_base(cfg: QAConfig):
-    """(model, tokenizer) that qa_pretrain made, on the GPU when there is one."""
-    check_base(cfg)
-    device = "cuda" if torch.cuda.is_available() else None
-    if cfg.model.pretrained:
-        return load_pretrained(cfg.model.pretrained, cfg.model.local_files_only,
-                               revision=cfg.model.revision or None, device=device)
-    return load_pretrained(BASE_DIR, local_files_only=True, device=device)
-
-
-def _setup(cfg: QAConfig) -> None:
-    torch.set_num_threads(cfg.torch_threads)
-    hf_logging.disable_progress_bar()  # per-shard bars would drown the per-epoch lines
-
-
-def _write_base_spec(cfg: QAConfig, extra: dict) -> None:
-    BASE_DIR.mkdir(parents=True, exist_ok=True)
-    BASE_SPEC.write_text(json.dumps({"pretrained": cfg.model.pretrained, **extra}, indent=2) + "\n")
-
-
-def run_qa_pretrain(params: Params) -> dict:
-    """Tiny profile: fit the tokenizer, build and pretrain the tiny Qwen2, save it to
-    outputs/qa/base. Pretrained profile: check the model loads offline and record its name."""
-    cfg = params.qa
-    _setup(cfg)
-    data = load_qa_data(cfg)  # fail on missing data before touching outputs
-    if BASE_DIR.exists():
-        shutil.rmtree(BASE_DIR)  # no stale weights beside a new spec
-    if cfg.model.pretrained:
-        model, _ = load_pretrained(cfg.model.pretrained, cfg.model.local_files_only,
-                                   revision=cfg.model.revision or None)
-        summary = {"pretrained": cfg.model.pretrained, "epochs": 0,
-                   "n_parameters": sum(p.numel() for p in model.parameters())}
-        _write_base_spec(cfg, {"n_parameters": summary["n_parameters"]})
-        return _pretrain_summary(summary)
-    # Validation questions stay out of the corpus: val/* then measures answers never seen.
-    pairs = corpus_pairs(data.truthfulqa, data.train)
-    tokenizer = build_tokenizer([f"Question: {q}\nAnswer: {a}" for q, a in pairs],
-                                cfg.model.vocab_size)
-    m = cfg.model
-    init_seed, train_seed = derive_seed("qa-base", m.seed), derive_seed("qa-pretrain", m.seed)
-    model = build_tiny_qwen2(tokenizer, m.hidden_size, m.num_layers, m.num_heads,
-                             max_positions=m.max_positions, seed=init_seed)
-    seed_everything(train_seed)
-    n_parameters = sum(p.numel() for p in model.parameters())
-    run_params = {"init_seed": init_seed, "train_seed": train_seed, "n_pairs": len(pairs),
-                  "n_parameters": n_parameters, "vocab": len(tokenizer),
-                  "model": m.model_dump(), "pretrain": cfg.pretrain.model_dump()}
-    PRETRAIN_HISTORY.parent.mkdir(parents=True, exist_ok=True)
-    with PRETRAIN_HISTORY.open("w", newline="") as fh, start_run(
-            params, "qa_pretrain", "qa-pretrain-tiny", run_params,
-            {"deltahall.stage": "qa_pretrain"}) as run:
-        writer = csv.DictWriter(fh, fieldnames=["epoch", "train/loss", "time/epoch_s"])
-        writer.writeheader()
-
-        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            writer.writerow({"epoch": epoch, **metrics})
-            fh.flush()  # files first: a crash keeps every finished epoch
-            run.log_metrics(metrics, step=epoch)
-            print(f"[qa-pretrain] epoch {epoch}/{cfg.pretrain.epochs} train/loss "
-                  f"{metrics['train/loss']:.4f} ({metrics['time/epoch_s']:.1f}s)", flush=True)
-
-        p = cfg.pretrain
-        history = pretrain_base(model, tokenizer, pairs, p.epochs, p.lr, p.batch_size,
-                                train_seed, on_epoch)
-        save_model(model, tokenizer, BASE_DIR)
-        _write_base_spec(cfg, {"n_parameters": n_parameters, "vocab": len(tokenizer)})
-        summary = {"pretrained": "", "epochs": len(history), "n_pairs": len(pairs),
-                   "n_parameters": n_parameters, "train/loss": history[-1]["train/loss"]}
-        _pretrain_summary(summary)
-    return summary
-
-
-def _pretrain_summary(summary: dict) -> dict:
-    out = METRICS / "pretrain.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return summary
-
-
-# --------------------------------------------------------------------------- qa_train
 def rate_names(cfg: QAConfig) -> list[str]:
     """The per-epoch rates, each logged with a bootstrap CI (`_low`, `_high`)."""
     targets = [f"val/{kind}_{t:g}" for t in cfg.eval.confidence_targets
@@ -277,7 +152,7 @@ def run_qa_train(params: Params) -> dict:
     (4/9 on Table 1's 2, 3, 4 epochs grid).
     """
     cfg = params.qa
-    _setup(cfg)
+    setup_torch(cfg)
     check_base(cfg)
     data = load_qa_data(cfg)
     cells = sorted(cfg.grid.epochs)

@@ -1,0 +1,121 @@
+"""Stage `sweep_analysis`: does lower loss lower the δ-hallucination rate?
+
+Per experiment, from the files the sweep stages exported: across trials, Spearman and Kendall
+correlations between final loss and final rate with bootstrap CIs over trials; within runs,
+the same correlations between epoch loss and epoch rate of every (trial, seed) run, averaged
+with a bootstrap CI over runs; a verdict from each CI (rule: sweep.stats.verdict). Written to
+metrics/sweep/analysis.json, then logged to MLflow (experiment `sweep_analysis`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deltahall.config import Params
+from deltahall.seeding import derive_seed
+from deltahall.sweep import stats
+from deltahall.sweep.stage import EXPERIMENTS, history_path, trials_path
+from deltahall.tracking import start_run
+
+OUT = Path("metrics/sweep/analysis.json")
+MIN_EPOCHS = 3  # a within-run correlation needs at least 3 epochs
+
+
+def _ci(est_low_high: tuple[float, float, float]) -> dict[str, float]:
+    return dict(zip(("estimate", "low", "high"), est_low_high))
+
+
+def across_trials(loss, rate, n_boot: int, level: float, seed: int) -> dict:
+    return {m: _ci(stats.correlation_ci(loss, rate, m, n_boot, level, seed + i))
+            for i, m in enumerate(stats.CORRELATIONS)}
+
+
+def within_runs(curves: list[tuple[np.ndarray, np.ndarray]], n_boot: int, level: float,
+                seed: int) -> dict:
+    """Mean over runs of corr(epoch loss, epoch rate); runs whose rate (or loss) never moves
+    have no correlation and are counted in n_runs but not in n_defined."""
+    long = [(l, r) for l, r in curves if len(l) >= MIN_EPOCHS]
+    out: dict = {"n_runs": len(long)}
+    for i, (name, fn) in enumerate(((("spearman", stats.spearman), ("kendall", stats.kendall)))):
+        values = np.array([fn(l, r) for l, r in long])
+        out[f"n_defined_{name}"] = int(np.isfinite(values).sum())
+        out[name] = _ci(stats.mean_ci(values, n_boot, level, seed + i))
+    return out
+
+
+def analyse(loss, rate, curves, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+            min_effect: float = 0.3) -> dict:
+    """The whole analysis of one experiment (pure: arrays in, a JSON-ready dict out)."""
+    across = across_trials(loss, rate, n_boot, level, seed)
+    within = within_runs(curves, n_boot, level, seed + 10)
+    sp, wsp = across["spearman"], within["spearman"]
+    return {"n_trials": int(len(loss)), "across_trials": across, "within_runs": within,
+            "verdict": stats.verdict(sp["low"], sp["high"], min_effect),
+            "verdict_within_runs": stats.verdict(wsp["low"], wsp["high"], min_effect),
+            "rule": f"Spearman {level:.0%} CI above 0: lowers; below {min_effect}: does not; "
+                    f"else inconclusive"}
+
+
+def load_experiment(experiment: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """(final losses, final rates) of the COMPLETE trials and the per-run epoch curves."""
+    for path in (trials_path(experiment), history_path(experiment)):
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing; run `deltahall sweep --experiment "
+                                    f"{experiment}` first")
+    trials = pd.read_csv(trials_path(experiment))
+    done = trials[trials["state"] == "COMPLETE"]
+    history = pd.read_csv(history_path(experiment))
+    history = history[history["trial"].isin(done["number"])].sort_values("epoch")
+    curves = [(g["loss"].to_numpy(float), g["rate"].to_numpy(float))
+              for _, g in history.groupby(["trial", "seed"])]
+    return done["loss"].to_numpy(float), done["rate"].to_numpy(float), curves
+
+
+def _fmt(ci: dict) -> str:
+    return f"{ci['estimate']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"
+
+
+def run_sweep_analysis(params: Params) -> dict:
+    cfg = params.sweep
+    present = [e for e in EXPERIMENTS if trials_path(e).exists()]
+    if not present:
+        raise FileNotFoundError(f"no sweep results under {trials_path('*').parent.parent}; run "
+                                f"`deltahall sweep --experiment coin` (or `make sweep`) first")
+    results = {}
+    for experiment in present:
+        loss, rate, curves = load_experiment(experiment)
+        results[experiment] = analyse(loss, rate, curves, cfg.n_boot, cfg.ci_level,
+                                      derive_seed("sweep-analysis", experiment, cfg.seed),
+                                      cfg.min_effect)
+        r = results[experiment]
+        print(f"[sweep-analysis {experiment}] {r['n_trials']} trials: Spearman "
+              f"{_fmt(r['across_trials']['spearman'])}, Kendall "
+              f"{_fmt(r['across_trials']['kendall'])} -> {r['verdict']}; within runs "
+              f"Spearman {_fmt(r['within_runs']['spearman'])} -> {r['verdict_within_runs']}",
+              flush=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    _track(params, results)
+    return results
+
+
+def _track(params: Params, results: dict) -> None:
+    metrics, tags = {}, {"deltahall.stage": "sweep_analysis"}
+    for exp, r in results.items():
+        metrics[f"{exp}/n_trials"] = r["n_trials"]
+        for scope in ("across_trials", "within_runs"):
+            for method in stats.CORRELATIONS:
+                for key, value in r[scope][method].items():
+                    if np.isfinite(value):
+                        suffix = "" if key == "estimate" else f"_{key}"
+                        metrics[f"{exp}/{scope}/{method}{suffix}"] = value
+        tags[f"verdict.{exp}"] = r["verdict"]
+        tags[f"verdict_within_runs.{exp}"] = r["verdict_within_runs"]
+    run_params = {"n_boot": params.sweep.n_boot, "ci_level": params.sweep.ci_level,
+                  "min_effect": params.sweep.min_effect, "experiments": ",".join(results)}
+    with start_run(params, "sweep_analysis", "analysis", run_params, tags) as run:
+        run.log_metrics(metrics)
+        run.log_artifact(OUT)

@@ -1,0 +1,155 @@
+"""Typed params of the sweeps (issue #6): the `sweep:` section of params.yaml.
+
+One Optuna study per experiment over the knobs that move the loss; each study's search space
+names knobs of that experiment's own params section (coin.model/train, qa.lora/train, ...).
+"""
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from deltahall.strict import Strict
+
+# The knobs a study may search, per experiment (each overrides the experiment's own params).
+COIN_KNOBS = ("lr", "weight_decay", "batch_size", "epochs", "n_layers", "d_model", "ff_dim",
+              "n_heads", "dropout")
+QA_KNOBS = ("lr", "batch_size", "epochs", "r", "alpha", "dropout")
+T2I_KNOBS = ("lr", "batch_size", "epochs", "weight_decay", "layers_per_block")
+STORAGE_PREFIXES = ("sqlite:///", "journal:", "postgresql://", "postgresql+psycopg2://",
+                    "mysql://", "mysql+pymysql://")
+
+
+class Knob(Strict):
+    """One dimension of a search space: a float or int range, or a list of choices."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Union[int, float, str, bool]] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Knob":
+        if self.type == "categorical":
+            if not self.choices or self.low is not None or self.high is not None:
+                raise ValueError("a categorical knob needs `choices` (and no low/high)")
+            return self
+        if self.low is None or self.high is None or self.choices is not None:
+            raise ValueError(f"a {self.type} knob needs `low` and `high` (and no choices)")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log-scale knob needs low > 0 (got {self.low})")
+        if self.log and self.step is not None:
+            raise ValueError("a knob cannot have both `log` and `step`")
+        if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ValueError("an int knob needs integer low and high")
+        return self
+
+
+def _space(knobs: dict[str, Knob], allowed: tuple[str, ...], section: str) -> None:
+    unknown = sorted(set(knobs) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown knob(s) {unknown} in {section}.space; "
+                         f"known: {', '.join(allowed)}")
+    if not knobs:
+        raise ValueError(f"{section}.space must search at least one knob")
+
+
+class StudyConfig(Strict):
+    n_trials: int = Field(12, ge=1, le=100_000)   # trials of the study, over all workers
+    # Every trial trains once per seed (same seeds in every trial: differences between trials
+    # come from the knobs); its objectives are the means over seeds, its curves give the bands.
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_seeds(self) -> "StudyConfig":
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must not repeat values")
+        return self
+
+
+def _coin_space() -> dict[str, Knob]:
+    return {"lr": Knob(type="float", low=1e-4, high=1e-2, log=True),
+            "epochs": Knob(type="int", low=1, high=6),
+            "d_model": Knob(type="categorical", choices=[8, 16, 32]),
+            "n_layers": Knob(type="int", low=1, high=2),
+            "batch_size": Knob(type="categorical", choices=[64, 128, 256])}
+
+
+class CoinSweepConfig(StudyConfig):
+    """Coin aggregation (paper §6.1) on one N, with a small generated dataset per seed."""
+
+    n_choose: int = Field(3, ge=1, le=12)
+    n_examples: int = Field(2000, ge=10, le=10_000_000)
+    space: dict[str, Knob] = Field(default_factory=_coin_space)
+
+    @model_validator(mode="after")
+    def _known_knobs(self) -> "CoinSweepConfig":
+        _space(self.space, COIN_KNOBS, "sweep.coin")
+        return self
+
+
+def _qa_space() -> dict[str, Knob]:
+    return {"lr": Knob(type="float", low=3e-4, high=1e-2, log=True),
+            "epochs": Knob(type="int", low=1, high=3),
+            "r": Knob(type="categorical", choices=[2, 4, 8])}
+
+
+class QASweepConfig(StudyConfig):
+    """Open-ended QA (paper §6.2): LoRA on the base that `qa_pretrain` made."""
+
+    n_trials: int = Field(4, ge=1, le=100_000)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    space: dict[str, Knob] = Field(default_factory=_qa_space)
+
+    @model_validator(mode="after")
+    def _known_knobs(self) -> "QASweepConfig":
+        _space(self.space, QA_KNOBS, "sweep.qa")
+        return self
+
+
+def _t2i_space() -> dict[str, Knob]:
+    return {"lr": Knob(type="float", low=3e-4, high=3e-3, log=True),
+            "epochs": Knob(type="int", low=1, high=3)}
+
+
+class T2ISweepConfig(StudyConfig):
+    """Text-to-image (paper §6.3): UNet fine-tuning judged by the registered HCDR detector."""
+
+    n_trials: int = Field(4, ge=1, le=100_000)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    space: dict[str, Knob] = Field(default_factory=_t2i_space)
+
+    @model_validator(mode="after")
+    def _known_knobs(self) -> "T2ISweepConfig":
+        _space(self.space, T2I_KNOBS, "sweep.t2i")
+        return self
+
+
+class SweepConfig(Strict):
+    # Where the studies live; {experiment} is replaced by the experiment's name (coin, qa, t2i).
+    # sqlite:///PATH: one worker (default); journal:PATH: parallel workers on one machine;
+    # postgresql://user:pass@host/db: workers on several machines. Same code for all three.
+    storage: str = "sqlite:///outputs/sweep/{experiment}/optuna.db"
+    study_name: str = "deltahall-{experiment}"
+    sampler: Literal["tpe", "qmc", "random"] = "tpe"
+    seed: int = 0
+    # Analysis: bootstrap over trials (and over runs for the within-run correlations).
+    n_boot: int = Field(1000, ge=10, le=100_000)
+    ci_level: float = Field(0.95, gt=0.0, lt=1.0)
+    # Verdict: "lowers" iff the CI of Spearman(loss, rate) lies above 0; "does not" iff it lies
+    # below min_effect (no positive association as strong as this); else "inconclusive".
+    min_effect: float = Field(0.3, gt=0.0, le=1.0)
+    coin: CoinSweepConfig = CoinSweepConfig()
+    qa: QASweepConfig = QASweepConfig()
+    t2i: T2ISweepConfig = T2ISweepConfig()
+
+    @field_validator("storage")
+    @classmethod
+    def _valid_storage(cls, value: str) -> str:
+        if not value.startswith(STORAGE_PREFIXES):
+            raise ValueError(f"must start with one of {', '.join(STORAGE_PREFIXES)}")
+        return value

@@ -1,0 +1,131 @@
+"""Pure statistics of the sweeps (numpy/scipy, no I/O): rank correlations between loss and
+δ-hallucination rate, their bootstrap CIs, the verdict rule and the Pareto front.
+
+Every correlation takes its pairs as an array of shape (..., n, 2) (column 0 = loss, column 1 =
+rate) and reduces the n axis, so the same code scores one sample or a stack of bootstrap
+resamples at once. Resampling is the same seeded percentile bootstrap as
+deltahall.stats.bootstrap_ci (used as is for means), with degenerate resamples left out.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+from deltahall.stats import bootstrap_ci
+
+LOWERS = "lower loss lowers the rate"
+DOES_NOT = "lower loss does not lower the rate"
+INCONCLUSIVE = "inconclusive"
+
+
+def _pairs(pairs: np.ndarray) -> np.ndarray:
+    data = np.asarray(pairs, dtype=np.float64)
+    if data.ndim < 2 or data.shape[-1] != 2:
+        raise ValueError(f"pairs must have shape (..., n, 2), got {data.shape}")
+    return data
+
+
+def spearman_rows(pairs: np.ndarray) -> np.ndarray:
+    """Spearman's rho (Pearson correlation of average ranks, so ties are handled); NaN where
+    either column has no variation."""
+    data = _pairs(pairs)
+    ranks = rankdata(data, axis=-2)  # average ranks of loss and of rate, separately
+    centred = ranks - ranks.mean(axis=-2, keepdims=True)
+    cov = (centred[..., 0] * centred[..., 1]).sum(axis=-1)
+    norm = np.sqrt((centred[..., 0] ** 2).sum(axis=-1) * (centred[..., 1] ** 2).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, cov / np.where(norm > 0, norm, 1.0), np.nan)
+
+
+def kendall_rows(pairs: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b: (concordant − discordant) / sqrt(pairs untied in loss × in rate);
+    NaN where either column has no variation."""
+    data = _pairs(pairs)
+    sx = np.sign(data[..., :, None, 0] - data[..., None, :, 0])
+    sy = np.sign(data[..., :, None, 1] - data[..., None, :, 1])
+    num = (sx * sy).sum(axis=(-2, -1))  # every pair counted twice, here and below
+    norm = np.sqrt((sx ** 2).sum(axis=(-2, -1)) * (sy ** 2).sum(axis=(-2, -1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, num / np.where(norm > 0, norm, 1.0), np.nan)
+
+
+def spearman(loss, rate) -> float:
+    return float(spearman_rows(np.column_stack([loss, rate])))
+
+
+def kendall(loss, rate) -> float:
+    return float(kendall_rows(np.column_stack([loss, rate])))
+
+
+CORRELATIONS = {"spearman": spearman_rows, "kendall": kendall_rows}
+
+
+def correlation_ci(loss, rate, method: str = "spearman", n_boot: int = 1000,
+                   level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(estimate, low, high): percentile bootstrap CI of the correlation over resampled pairs.
+
+    Resamples in which loss or rate takes a single value have no correlation and are left
+    out (counting them as 0 would pile the interval's mass on 0 when many rates tie). NaN
+    everywhere when the data have no variation, fewer than 3 pairs, or when more than half
+    of the resamples are degenerate (too few distinct values to say anything).
+    """
+    if method not in CORRELATIONS:
+        raise ValueError(f"unknown correlation {method!r}; known: {', '.join(CORRELATIONS)}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    pairs = np.column_stack([np.asarray(loss, float), np.asarray(rate, float)])
+    if not np.all(np.isfinite(pairs)):
+        raise ValueError("correlation_ci needs finite losses and rates (got NaN or inf)")
+    rows = CORRELATIONS[method]
+    estimate = float(rows(pairs)) if len(pairs) >= 3 else float("nan")
+    if not np.isfinite(estimate):
+        return float("nan"), float("nan"), float("nan")
+    picks = np.random.default_rng(seed).integers(0, len(pairs), size=(n_boot, len(pairs)))
+    stats = rows(pairs[picks])
+    stats = stats[np.isfinite(stats)]
+    if stats.size < n_boot / 2:
+        return estimate, float("nan"), float("nan")
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(stats, [tail, 100.0 - tail])
+    return estimate, float(low), float(high)
+
+
+def mean_ci(values, n_boot: int = 1000, level: float = 0.95,
+            seed: int = 0) -> tuple[float, float, float]:
+    """Bootstrap CI of the mean of the finite values (e.g. within-run correlations); NaN
+    when fewer than 2 are finite."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size < 2:
+        return float("nan"), float("nan"), float("nan")
+    return bootstrap_ci(finite, n_boot=n_boot, level=level, seed=seed)
+
+
+def verdict(low: float, high: float, min_effect: float = 0.3) -> str:
+    """The rule deciding the design card's claim from the CI of corr(loss, rate).
+
+    A positive correlation means runs with lower loss have lower rates. "lowers" iff the
+    whole CI lies above 0; "does not" iff the whole CI lies below `min_effect` (a positive
+    association that strong is ruled out; this includes CIs below 0); else "inconclusive".
+    """
+    if not (np.isfinite(low) and np.isfinite(high)) or low > high:
+        return INCONCLUSIVE
+    if low > 0.0:
+        return LOWERS
+    if high < min_effect:
+        return DOES_NOT
+    return INCONCLUSIVE
+
+
+def pareto_front(points) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of (n, k) objectives, all minimised.
+
+    Row i is dominated iff some row j is <= in every objective and < in at least one;
+    duplicates of a front point are all on the front.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2:
+        raise ValueError(f"points must have shape (n, k), got {pts.shape}")
+    le = (pts[None, :, :] <= pts[:, None, :]).all(axis=-1)  # [i, j]: j <= i everywhere
+    lt = (pts[None, :, :] < pts[:, None, :]).any(axis=-1)   # [i, j]: j < i somewhere
+    return ~(le & lt).any(axis=1)

@@ -1,0 +1,76 @@
+"""The images the UNet is fine-tuned on, with one caption per image.
+
+Default (digits): the fitted classes of data/images, in memory at the t2i resolution.
+Paper (AFHQ): ~10 700 images of 512×512 do not fit in memory as floats (≈ 33 GB), so the
+files are listed once and each batch is read from disk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deltahall.vision.images import load_image_set
+
+_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+@dataclass(frozen=True)
+class TrainImages:
+    labels: np.ndarray                  # (n,) indices into class_names
+    class_names: tuple[str, ...]
+    pixels: np.ndarray | None = None    # (n, 3, H, W) float32 in [0, 1], when in memory
+    files: tuple[Path, ...] = ()        # else one file per row, read per batch
+    resolution: int = field(default=0)
+
+    def __len__(self) -> int:
+        return int(self.labels.size)
+
+    def load(self, rows: np.ndarray) -> np.ndarray:
+        """(b, 3, H, W) float32 in [0, 1] for the given row indices."""
+        if self.pixels is not None:
+            return self.pixels[rows]
+        from PIL import Image
+
+        out = []
+        for r in np.asarray(rows):
+            with Image.open(self.files[r]) as img:
+                rgb = img.convert("RGB").resize((self.resolution, self.resolution), Image.BICUBIC)
+            out.append(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0)
+        return np.stack(out)
+
+
+def load_train_images(dataset: str, data_dir: Path, classes: list[str],
+                      resolution: int) -> TrainImages:
+    if dataset == "afhq":
+        return _afhq_files(Path(data_dir) / "afhq" / "train", classes, resolution)
+    images = load_image_set(dataset, data_dir, resolution)
+    unknown = [c for c in classes if c not in images.class_names]
+    if unknown:
+        raise ValueError(f"images.classes: {unknown} not in the dataset's classes "
+                         f"{list(images.class_names)}")
+    index = [images.class_names.index(c) for c in classes]
+    rows = np.flatnonzero(np.isin(images.labels, index))
+    labels = np.array([index.index(y) for y in images.labels[rows]], dtype=np.int64)
+    return TrainImages(labels, tuple(classes), pixels=images.images[rows], resolution=resolution)
+
+
+def _afhq_files(root: Path, classes: list[str], resolution: int) -> TrainImages:
+    files, labels = [], []
+    for c, name in enumerate(classes):
+        found = sorted(p for p in (root / name).glob("*") if p.suffix.lower() in _SUFFIXES)
+        if not found:
+            raise FileNotFoundError(f"no images in {root / name}")
+        files += found
+        labels += [c] * len(found)
+    return TrainImages(np.asarray(labels, dtype=np.int64), tuple(classes), files=tuple(files),
+                       resolution=resolution)
+
+
+def make_captions(labels: np.ndarray, class_names: tuple[str, ...], templates: list[str],
+                  seed: int) -> list[str]:
+    """One caption per image: a seeded random template filled with the image's class name."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(templates), size=len(labels))
+    return [templates[t].format(class_names[y]) for t, y in zip(picks, labels)]

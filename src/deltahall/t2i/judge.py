@@ -1,0 +1,47 @@
+"""The registered HCDR detector, loaded by alias as an MLflow pyfunc: the t2i stage's judge.
+
+The one place in t2i that touches MLflow outside deltahall.tracking: it reads the model the
+`detector` stage registered (`models:/hcdr-<dataset>-<embedder>@champion`), so the judge is
+exactly the version that passed its coverage check, wherever the store lives.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deltahall.config import Params
+from deltahall.detector.registry import registered_name
+from deltahall.tracking import tracking_uri
+from deltahall.vision.clip import ClipSpec
+
+
+def detector_name(dataset: str, spec: ClipSpec) -> str:
+    # Same naming as the detector stage: the embedder is the CLIP that outputs/clip holds.
+    return registered_name(dataset, spec.pretrained.replace("/", "-") or "clip-small")
+
+
+@dataclass
+class RegisteredJudge:
+    """Callable: (n, D) raw embeddings -> (n,) bool, True = outside every class's HCDR."""
+
+    uri: str
+    model: object
+
+    def __call__(self, embeddings: np.ndarray) -> np.ndarray:
+        frame = self.model.predict(np.asarray(embeddings, dtype=np.float64))
+        return frame["hallucinated"].to_numpy(dtype=bool)
+
+
+def load_judge(params: Params, spec: ClipSpec) -> RegisteredJudge:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    store = tracking_uri(params)
+    mlflow.set_tracking_uri(store)
+    uri = f"models:/{detector_name(params.images.dataset, spec)}@{params.t2i.detector_alias}"
+    try:
+        return RegisteredJudge(uri, mlflow.pyfunc.load_model(uri))
+    except MlflowException as err:
+        raise FileNotFoundError(f"{uri} not found in the MLflow store {store}: run the detector "
+                                f"stage first (t2i.detector_alias names the alias) — {err}") from None

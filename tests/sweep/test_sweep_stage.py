@@ -1,0 +1,98 @@
+"""A smoke study end to end: `deltahall sweep` and `sweep-analysis` against a temp SQLite MLflow
+store and a temp Optuna storage; files first, one parent run per study, one nested run per trial."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import optuna
+import pandas as pd
+import pytest
+import yaml
+
+from deltahall.cli import main
+
+
+def _set(workdir: Path, **sweep) -> None:
+    """Edit the workdir's params: one torch thread (2 shared cores), then `sweep` overrides."""
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["coin"]["train"]["torch_threads"] = 1
+    params["sweep"].update(sweep)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def test_coin_study_files_mlflow_and_analysis(workdir: Path, mlflow_uri: str, capsys):
+    _set(workdir)
+    assert main(["sweep", "--experiment", "coin"]) == 0
+    trials = pd.read_csv(workdir / "outputs/sweep/coin/trials.csv")
+    assert list(trials["number"]) == [0, 1, 2, 3] and set(trials["state"]) == {"COMPLETE"}
+    assert {"lr", "epochs", "d_model", "n_layers", "batch_size"} <= set(trials.columns)
+    assert trials["pareto"].any()
+    history = pd.read_csv(workdir / "plots/sweep/coin_history.csv")
+    assert set(history["seed"]) == {0, 1}
+    assert history.groupby("trial")["epoch"].max().tolist() == [
+        e for e in trials["epochs"]]  # every epoch of every trial, both seeds
+    summary = json.loads((workdir / "metrics/sweep/coin.json").read_text())
+    assert summary["n_complete"] == 4 and summary["loss"] == "val/loss"
+    assert "trial 3:" in capsys.readouterr().out  # one progress line per trial
+
+    mlflow.set_tracking_uri(mlflow_uri)
+    runs = mlflow.search_runs(experiment_names=["sweep_coin"])
+    parents = runs[runs["tags.mlflow.parentRunId"].isna()]
+    children = runs[runs["tags.mlflow.parentRunId"].notna()]
+    assert len(parents) == 1 and len(children) == 4
+    assert set(children["tags.mlflow.parentRunId"]) == set(parents["run_id"])
+    assert (runs["status"] == "FINISHED").all()
+    client = mlflow.tracking.MlflowClient()
+    for _, child in children.iterrows():
+        epochs = int(child["params.knob.epochs"])
+        for key in ("seed0/val/loss", "seed1/val/delta_hall_rate", "val/loss"):
+            steps = [m.step for m in client.get_metric_history(child["run_id"], key)]
+            assert steps == list(range(1, epochs + 1)), key
+        number = int(child["tags.optuna.trial"])
+        assert child["metrics.objective/loss"] == pytest.approx(trials["loss"][number])
+
+    assert main(["sweep-analysis"]) == 0
+    analysis = json.loads((workdir / "metrics/sweep/analysis.json").read_text())
+    assert analysis["coin"]["n_trials"] == 4 and "verdict" in analysis["coin"]
+    run = mlflow.search_runs(experiment_names=["sweep_analysis"]).iloc[0]
+    assert run["tags.verdict.coin"] == analysis["coin"]["verdict"]
+
+
+def test_a_second_run_resumes_the_study_and_other_params_are_refused(workdir: Path,
+                                                                      mlflow_uri: str, capsys):
+    _set(workdir, storage="journal:store/{experiment}.journal")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["sweep"]["coin"].update(n_trials=2, seeds=[0], n_examples=100)
+    params["sweep"]["coin"]["space"]["epochs"] = {"type": "categorical", "choices": [1]}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["sweep", "--experiment", "coin"]) == 0
+    params["sweep"]["coin"]["n_trials"] = 3
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["sweep", "--experiment", "coin"]) == 0  # joins: runs the 1 missing trial
+    assert "2 trials stored, 1 to run" in capsys.readouterr().out
+    study = optuna.load_study(study_name="deltahall-coin", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(workdir / "store/coin.journal"))))
+    assert [t.number for t in study.trials] == [0, 1, 2]
+
+    params["coin"]["model"]["ff_dim"] = 8  # same study name, other base params
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["sweep", "--experiment", "coin"]) == 2
+    assert "was made with other params" in capsys.readouterr().err
+
+
+def test_bad_inputs_are_named(workdir: Path, mlflow_uri: str, capsys):
+    assert main(["sweep", "--experiment", "nope"]) == 2
+    assert "--experiment 'nope'" in capsys.readouterr().err
+    assert main(["sweep", "--experiment", "coin", "--workers", "2"]) == 2
+    assert "SQLite, for one worker only" in capsys.readouterr().err
+    _set(workdir)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["sweep"]["coin"]["space"]["d_model"] = {"type": "categorical", "choices": [8, 5]}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["sweep", "--experiment", "coin"]) == 2  # 5 is not divisible by n_heads 2
+    assert "sweep.coin.space proposed" in capsys.readouterr().err
+    assert not (workdir / "outputs").exists()
+    assert main(["sweep-analysis"]) == 2
+    assert "run `deltahall sweep --experiment coin`" in capsys.readouterr().err

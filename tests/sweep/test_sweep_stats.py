@@ -1,0 +1,112 @@
+"""The pure statistics of the sweeps, checked against hand computations (and scipy)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from deltahall.sweep import stats
+from deltahall.sweep.analysis import analyse, within_runs
+
+
+def test_spearman_and_kendall_by_hand():
+    # d = ranks(loss) - ranks(rate) = [0, -1, 1, 0]: rho = 1 - 6*2 / (4*15) = 0.8
+    # pairs: (2,3) discordant, the other 5 concordant: tau = (5 - 1) / 6
+    assert stats.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert stats.kendall([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    assert stats.spearman([1, 2, 3], [9, 5, 1]) == pytest.approx(-1.0)
+    assert stats.kendall([1, 2, 3], [9, 5, 1]) == pytest.approx(-1.0)
+
+
+def test_ties_use_average_ranks_and_tau_b():
+    # rate ranks [1.5, 1.5, 3.5, 3.5]: centred loss ranks [-1.5, -.5, .5, 1.5], rate [-1, -1, 1, 1]
+    # rho = 4 / sqrt(5 * 4); tau-b: C = 4, D = 0, 6 pairs, 2 tied in rate: 4 / sqrt(6 * 4)
+    loss, rate = [1, 2, 3, 4], [0, 0, 1, 1]
+    assert stats.spearman(loss, rate) == pytest.approx(4 / math.sqrt(20))
+    assert stats.kendall(loss, rate) == pytest.approx(4 / math.sqrt(24))
+
+
+def test_agree_with_scipy_on_random_data_with_ties():
+    rng = np.random.default_rng(0)
+    loss, rate = rng.normal(size=30), rng.integers(0, 4, size=30).astype(float)
+    assert stats.spearman(loss, rate) == pytest.approx(scipy_stats.spearmanr(loss, rate)[0])
+    assert stats.kendall(loss, rate) == pytest.approx(scipy_stats.kendalltau(loss, rate)[0])
+
+
+def test_no_variation_has_no_correlation():
+    assert math.isnan(stats.spearman([1, 2, 3], [0.5, 0.5, 0.5]))
+    assert math.isnan(stats.kendall([1, 1, 1], [1, 2, 3]))
+    assert all(math.isnan(v) for v in stats.correlation_ci([1, 2, 3], [2, 2, 2]))
+
+
+def test_correlation_ci_by_enumeration():
+    # Pairs a=(1,1), b=(2,3), c=(3,2). Of the 27 equally likely resamples, 3 repeat one pair
+    # (left out), 6 hold all three (rho 0.5, tau 1/3), 12 hold {a,b} or {a,c} (+1) and 6 hold
+    # {b,c} (-1). So P(-1) = .25, P(0.5) = .25, P(1) = .5: the 30 % and 70 % quantiles (a 40 %
+    # interval) are 0.5 and 1.
+    loss, rate = [1, 2, 3], [1, 3, 2]
+    est, low, high = stats.correlation_ci(loss, rate, "spearman", n_boot=4000, level=0.4)
+    assert (est, low, high) == pytest.approx((0.5, 0.5, 1.0))
+    est, low, high = stats.correlation_ci(loss, rate, "kendall", n_boot=4000, level=0.4)
+    assert (est, low, high) == pytest.approx((1 / 3, 1 / 3, 1.0))
+    # 95 %: the 2.5 % quantile is -1
+    assert stats.correlation_ci(loss, rate, n_boot=4000)[1] == pytest.approx(-1.0)
+
+
+def test_correlation_ci_is_seeded_and_brackets_the_estimate():
+    rng = np.random.default_rng(1)
+    loss = rng.normal(size=20)
+    rate = loss + rng.normal(size=20)
+    first = stats.correlation_ci(loss, rate, seed=3)
+    assert first == stats.correlation_ci(loss, rate, seed=3)
+    assert first[1] <= first[0] <= first[2]
+    assert stats.correlation_ci(np.arange(10), np.arange(10) ** 2) == pytest.approx((1, 1, 1))
+    with pytest.raises(ValueError, match="unknown correlation"):
+        stats.correlation_ci(loss, rate, "pearson")
+
+
+def test_verdict_rule():
+    assert stats.verdict(0.1, 0.6, 0.3) == stats.LOWERS
+    assert stats.verdict(-0.5, 0.2, 0.3) == stats.DOES_NOT
+    assert stats.verdict(-0.9, -0.4, 0.3) == stats.DOES_NOT
+    assert stats.verdict(-0.2, 0.5, 0.3) == stats.INCONCLUSIVE
+    assert stats.verdict(0.0, 0.5, 0.3) == stats.INCONCLUSIVE   # 0 is not above 0
+    assert stats.verdict(-0.1, 0.3, 0.3) == stats.INCONCLUSIVE  # 0.3 is not below 0.3
+    assert stats.verdict(float("nan"), float("nan")) == stats.INCONCLUSIVE
+
+
+def test_pareto_front_by_hand():
+    points = [(1, 5), (2, 3), (3, 4), (4, 1), (2, 3), (5, 5)]
+    # (3,4) is dominated by (2,3), (5,5) by (2,3) and (4,1); both copies of (2,3) stay
+    assert stats.pareto_front(points).tolist() == [True, True, False, True, True, False]
+    assert stats.pareto_front(np.zeros((0, 2))).tolist() == []
+
+
+def test_mean_ci_ignores_undefined_runs():
+    assert stats.mean_ci([float("nan"), 0.5, 0.5]) == pytest.approx((0.5, 0.5, 0.5))
+    assert all(math.isnan(v) for v in stats.mean_ci([float("nan"), 0.5]))
+
+
+def test_analyse_gives_each_verdict():
+    loss = np.arange(6.0)
+    up = analyse(loss, loss / 10, [], n_boot=200)
+    assert up["verdict"] == stats.LOWERS
+    assert up["across_trials"]["spearman"] == pytest.approx({"estimate": 1, "low": 1, "high": 1})
+    assert analyse(loss, -loss, [], n_boot=200)["verdict"] == stats.DOES_NOT
+    flat = analyse(loss, np.full(6, 0.2), [], n_boot=200)
+    assert flat["verdict"] == stats.INCONCLUSIVE and math.isnan(flat["across_trials"]["kendall"]["low"])
+
+
+def test_within_runs_by_hand():
+    # run 1: loss falls, rate falls (+1); run 2: loss falls, rate rises (-1); run 3: rate flat
+    # (undefined); run 4: 2 epochs only (left out). Mean over defined runs: 0.
+    curves = [(np.array([3.0, 2, 1]), np.array([0.3, 0.2, 0.1])),
+              (np.array([3.0, 2, 1]), np.array([0.1, 0.2, 0.3])),
+              (np.array([3.0, 2, 1]), np.array([0.2, 0.2, 0.2])),
+              (np.array([2.0, 1]), np.array([0.2, 0.1]))]
+    out = within_runs(curves, n_boot=200, level=0.95, seed=0)
+    assert out["n_runs"] == 3 and out["n_defined_spearman"] == 2
+    assert out["spearman"]["estimate"] == pytest.approx(0.0)
+    assert out["spearman"]["low"] == pytest.approx(-1.0) and out["spearman"]["high"] == pytest.approx(1.0)

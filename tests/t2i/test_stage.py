@@ -1,0 +1,95 @@
+"""t2i_train and t2i_report on the smoke profile: files, MLflow runs, grids, figures, crashes."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import deltahall.t2i.run as t2i_run
+from deltahall.cli import main
+from deltahall.raw_data import shipped_data_dir
+
+PROMPTS = ["zero", "one", "mixed"]
+
+
+@pytest.fixture
+def imagework(workdir: Path) -> Path:
+    shutil.copytree(shipped_data_dir() / "images", workdir / "data" / "images")
+    return workdir
+
+
+def _t2i_runs(uri: str) -> pd.DataFrame:
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(experiment_names=["t2i"], order_by=["start_time ASC"])
+
+
+def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(imagework: Path, mlflow_uri: str,
+                                                               capsys, monkeypatch):
+    assert main(["clip-train"]) == 0
+    # Without a registered detector the stage names what is missing and writes nothing.
+    assert main(["t2i-train"]) == 2
+    assert "run the detector stage first" in capsys.readouterr().err
+    assert not (imagework / "plots" / "t2i").exists() and not (imagework / "outputs/t2i").exists()
+    assert main(["detector"]) == 0
+    assert main(["t2i-train"]) == 0
+    out = capsys.readouterr().out
+    assert "[t2i-train] seed 0 epoch 2/2 train/loss " in out
+
+    history = pd.read_csv(imagework / "plots/t2i/history.csv")
+    assert history[["seed", "epoch"]].values.tolist() == [[0, 1], [0, 2]]
+    assert {f"val/hall_rate/{p}" for p in PROMPTS} <= set(history.columns)
+    assert history["val/hall_rate"].between(0, 1).all()
+    runs = _t2i_runs(mlflow_uri)
+    assert len(runs) == 1 and runs["status"].tolist() == ["FINISHED"]
+    run = runs.iloc[0]
+    assert run["tags.profile"] == "smoke" and run["tags.git_commit"]
+    assert run["tags.detector_uri"] == "models:/hcdr-digits-clip-small@champion"
+    client = MlflowClient()
+    for metric in ("train/loss", "val/hall_rate", "val/mean_hall/mixed_high"):
+        logged = client.get_metric_history(run["run_id"], metric)
+        assert [m.step for m in logged] == [1, 2]          # step = epoch
+        assert [m.value for m in logged] == pytest.approx(history[metric].tolist())
+    for epoch in (1, 2):
+        names = {Path(a.path).name for a in
+                 client.list_artifacts(run["run_id"], f"grids/epoch{epoch:03d}")}
+        assert names == {f"epoch{epoch:03d}_{p}.png" for p in PROMPTS}
+    assert (imagework / "outputs/t2i/seed0/unet/config.json").exists()
+    assert json.loads((imagework / "metrics/t2i/train.json").read_text())["seeds"] == [0]
+
+    assert main(["t2i-report"]) == 0
+    for fig in ("figure5.png", "figure6.png"):
+        assert (imagework / "plots/t2i/figures" / fig).stat().st_size > 10_000
+    summary = json.loads((imagework / "metrics/t2i/summary.json").read_text())
+    assert summary["seeds"] == 1 and summary["epochs"] == 2
+    assert summary["train/loss"]["first"][0] == pytest.approx(history["train/loss"].iloc[0])
+
+    # A crash in epoch 2: the run ends FAILED and epoch 1 is kept, in the file and in MLflow.
+    calls = {"n": 0}
+    real = t2i_run.generate
+
+    def failing_generate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > len(PROMPTS):
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(t2i_run, "generate", failing_generate)
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["t2i-train"])
+    crashed = pd.read_csv(imagework / "plots/t2i/history.csv")
+    assert crashed["epoch"].tolist() == [1]
+    runs = _t2i_runs(mlflow_uri)
+    assert runs["status"].tolist() == ["FINISHED", "FAILED"]
+    assert [m.step for m in client.get_metric_history(runs.iloc[1]["run_id"], "train/loss")] == [1]
+
+
+def test_t2i_without_clip_names_the_missing_stage(imagework: Path, capsys):
+    assert main(["t2i-train"]) == 2
+    assert "run the clip_train stage first" in capsys.readouterr().err
+    assert main(["t2i-report"]) == 2
+    assert "run the t2i_train stage first" in capsys.readouterr().err
