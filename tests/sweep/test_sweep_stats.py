@@ -35,10 +35,15 @@ def test_agree_with_scipy_on_random_data_with_ties():
     assert stats.kendall(loss, rate) == pytest.approx(scipy_stats.kendalltau(loss, rate)[0])
 
 
-def test_no_variation_has_no_correlation():
+def test_no_variation_has_no_correlation_but_a_still_rate_has_no_association():
     assert math.isnan(stats.spearman([1, 2, 3], [0.5, 0.5, 0.5]))
     assert math.isnan(stats.kendall([1, 1, 1], [1, 2, 3]))
-    assert all(math.isnan(v) for v in stats.correlation_ci([1, 2, 3], [2, 2, 2]))
+    # the loss moved, the rate did not: association 0 (the rate was not lowered)
+    assert stats.association([1, 2, 3], [0.5, 0.5, 0.5], "kendall") == 0.0
+    assert stats.correlation_ci([1, 2, 3], [2, 2, 2]) == (0.0, 0.0, 0.0)
+    assert math.isnan(stats.association([1, 1, 1], [1, 2, 3]))  # the loss did not move
+    assert all(math.isnan(v) for v in stats.correlation_ci([1, 1, 1], [1, 2, 3]))
+    assert all(math.isnan(v) for v in stats.correlation_ci([1, 2], [1, 2]))  # < 3 pairs
 
 
 def test_correlation_ci_by_enumeration():
@@ -95,18 +100,26 @@ def test_analyse_gives_each_verdict():
     assert up["verdict"] == stats.LOWERS
     assert up["across_trials"]["spearman"] == pytest.approx({"estimate": 1, "low": 1, "high": 1})
     assert analyse(loss, -loss, [], n_boot=200)["verdict"] == stats.DOES_NOT
-    flat = analyse(loss, np.full(6, 0.2), [], n_boot=200)
-    assert flat["verdict"] == stats.INCONCLUSIVE and math.isnan(flat["across_trials"]["kendall"]["low"])
+    still = analyse(loss, np.full(6, 1.0), [], n_boot=200)  # every trial hallucinates always
+    assert still["verdict"] == stats.DOES_NOT and still["rate_range"] == [1.0, 1.0]
+    assert still["across_trials"]["kendall"] == {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    few = analyse(loss[:2], loss[:2], [], n_boot=200)
+    assert few["verdict"] == stats.INCONCLUSIVE
 
 
 def test_within_runs_by_hand():
-    # run 1: loss falls, rate falls (+1); run 2: loss falls, rate rises (-1); run 3: rate flat
-    # (undefined); run 4: 2 epochs only (left out). Mean over defined runs: 0.
+    # run 1: loss falls, rate falls (+1); run 2: loss falls, rate rises (-1); run 3: rate still
+    # (0); run 4: the loss never moves (undefined); run 5: 2 epochs only (left out).
+    # Mean over the 3 defined runs: (1 - 1 + 0) / 3 = 0. Resampling the 3 values: P(mean = -1)
+    # = 1/27 (3.7 %), P(mean = -2/3) = 3/27: the 5 % quantile is -2/3, the 95 % one +2/3, and
+    # the 2.5 % / 97.5 % ones are -1 and +1.
     curves = [(np.array([3.0, 2, 1]), np.array([0.3, 0.2, 0.1])),
               (np.array([3.0, 2, 1]), np.array([0.1, 0.2, 0.3])),
               (np.array([3.0, 2, 1]), np.array([0.2, 0.2, 0.2])),
+              (np.array([1.0, 1, 1]), np.array([0.3, 0.2, 0.1])),
               (np.array([2.0, 1]), np.array([0.2, 0.1]))]
-    out = within_runs(curves, n_boot=200, level=0.95, seed=0)
-    assert out["n_runs"] == 3 and out["n_defined_spearman"] == 2
-    assert out["spearman"]["estimate"] == pytest.approx(0.0)
-    assert out["spearman"]["low"] == pytest.approx(-1.0) and out["spearman"]["high"] == pytest.approx(1.0)
+    out = within_runs(curves, n_boot=4000, level=0.9, seed=0)
+    assert out["n_runs"] == 4 and out["n_defined_spearman"] == 3 and out["n_rate_constant"] == 1
+    assert out["spearman"] == pytest.approx({"estimate": 0.0, "low": -2 / 3, "high": 2 / 3})
+    wide = within_runs(curves, n_boot=4000, level=0.95, seed=0)["kendall"]
+    assert wide == pytest.approx({"estimate": 0.0, "low": -1.0, "high": 1.0})

@@ -66,17 +66,20 @@ def verdict_panel(views: list[ExperimentView]) -> str:
         m = a["metrics"]
         rows.append(f"<tr data-experiment='{escape(v.name)}'><td>{escape(v.name)}</td>"
                     f"<td>{int(m.get('n_trials', len(v.trials)))}</td>"
+                    f"<td>{m.get('rate_min', float('nan')):.3f} – "
+                    f"{m.get('rate_max', float('nan')):.3f}</td>"
                     f"<td>{_ci(m, 'across_trials/spearman')}</td>"
                     f"<td>{_ci(m, 'across_trials/kendall')}</td>"
                     f"<td class='{_verdict_class(a['verdict'])}'>{escape(a['verdict'])}</td>"
                     f"<td>{_ci(m, 'within_runs/spearman')}</td>"
                     f"<td class='{_verdict_class(a['verdict_within_runs'])}'>"
                     f"{escape(a['verdict_within_runs'])}</td></tr>")
-    body = "".join(rows) or "<tr><td colspan='7'>no analysis run in MLflow yet: run " \
+    body = "".join(rows) or "<tr><td colspan='8'>no analysis run in MLflow yet: run " \
                             "<code>deltahall sweep-analysis</code></td></tr>"
     return (f"<section class='panel' data-panel='verdicts' data-count='{len(rows)}'>"
             "<h2>Does lower loss lower the δ-hallucination rate?</h2><table id='verdicts'>"
-            "<thead><tr><th>experiment</th><th>trials</th><th>Spearman across trials (CI)</th>"
+            "<thead><tr><th>experiment</th><th>trials</th><th>final rates</th>"
+            "<th>Spearman across trials (CI)</th>"
             "<th>Kendall across trials (CI)</th><th>verdict</th>"
             "<th>Spearman within runs (CI)</th><th>verdict within runs</th></tr></thead>"
             f"<tbody>{body}</tbody></table><p class='meta'>Correlation of final loss with final "

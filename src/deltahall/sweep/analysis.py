@@ -35,12 +35,13 @@ def across_trials(loss, rate, n_boot: int, level: float, seed: int) -> dict:
 
 def within_runs(curves: list[tuple[np.ndarray, np.ndarray]], n_boot: int, level: float,
                 seed: int) -> dict:
-    """Mean over runs of corr(epoch loss, epoch rate); runs whose rate (or loss) never moves
-    have no correlation and are counted in n_runs but not in n_defined."""
+    """Mean over runs of the association of epoch loss and epoch rate (a run whose rate never
+    moves while its loss does counts as 0; n_rate_constant says how many did so)."""
     long = [(l, r) for l, r in curves if len(l) >= MIN_EPOCHS]
-    out: dict = {"n_runs": len(long)}
-    for i, (name, fn) in enumerate(((("spearman", stats.spearman), ("kendall", stats.kendall)))):
-        values = np.array([fn(l, r) for l, r in long])
+    out: dict = {"n_runs": len(long),
+                 "n_rate_constant": sum(int(np.ptp(r) == 0) for _, r in long)}
+    for i, name in enumerate(stats.CORRELATIONS):
+        values = np.array([stats.association(l, r, name) for l, r in long])
         out[f"n_defined_{name}"] = int(np.isfinite(values).sum())
         out[name] = _ci(stats.mean_ci(values, n_boot, level, seed + i))
     return out
@@ -52,7 +53,9 @@ def analyse(loss, rate, curves, n_boot: int = 1000, level: float = 0.95, seed: i
     across = across_trials(loss, rate, n_boot, level, seed)
     within = within_runs(curves, n_boot, level, seed + 10)
     sp, wsp = across["spearman"], within["spearman"]
+    rate = np.asarray(rate, dtype=float)
     return {"n_trials": int(len(loss)), "across_trials": across, "within_runs": within,
+            "rate_range": [float(rate.min()), float(rate.max())] if rate.size else [],
             "verdict": stats.verdict(sp["low"], sp["high"], min_effect),
             "verdict_within_runs": stats.verdict(wsp["low"], wsp["high"], min_effect),
             "rule": f"Spearman {level:.0%} CI above 0: lowers; below {min_effect}: does not; "
@@ -91,7 +94,8 @@ def run_sweep_analysis(params: Params) -> dict:
                                       derive_seed("sweep-analysis", experiment, cfg.seed),
                                       cfg.min_effect)
         r = results[experiment]
-        print(f"[sweep-analysis {experiment}] {r['n_trials']} trials: Spearman "
+        print(f"[sweep-analysis {experiment}] {r['n_trials']} trials, final rates "
+              f"{r['rate_range'][0]:.3f}..{r['rate_range'][1]:.3f}: Spearman "
               f"{_fmt(r['across_trials']['spearman'])}, Kendall "
               f"{_fmt(r['across_trials']['kendall'])} -> {r['verdict']}; within runs "
               f"Spearman {_fmt(r['within_runs']['spearman'])} -> {r['verdict_within_runs']}",
@@ -106,6 +110,8 @@ def _track(params: Params, results: dict) -> None:
     metrics, tags = {}, {"deltahall.stage": "sweep_analysis"}
     for exp, r in results.items():
         metrics[f"{exp}/n_trials"] = r["n_trials"]
+        if r["rate_range"]:
+            metrics[f"{exp}/rate_min"], metrics[f"{exp}/rate_max"] = r["rate_range"]
         for scope in ("across_trials", "within_runs"):
             for method in stats.CORRELATIONS:
                 for key, value in r[scope][method].items():

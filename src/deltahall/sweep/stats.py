@@ -60,14 +60,30 @@ def kendall(loss, rate) -> float:
 CORRELATIONS = {"spearman": spearman_rows, "kendall": kendall_rows}
 
 
+def association_rows(pairs: np.ndarray, method: str = "spearman") -> np.ndarray:
+    """The correlation, except that a rate that never moves while the loss does counts as no
+    association (0) rather than undefined: that sweep or run lowered its loss, not its rate.
+    Still NaN when the loss does not move."""
+    if method not in CORRELATIONS:
+        raise ValueError(f"unknown correlation {method!r}; known: {', '.join(CORRELATIONS)}")
+    data = _pairs(pairs)
+    loss_moves = np.ptp(data[..., 0], axis=-1) > 0
+    rate_still = np.ptp(data[..., 1], axis=-1) == 0
+    return np.where(loss_moves & rate_still, 0.0, CORRELATIONS[method](data))
+
+
+def association(loss, rate, method: str = "spearman") -> float:
+    return float(association_rows(np.column_stack([loss, rate]), method))
+
+
 def correlation_ci(loss, rate, method: str = "spearman", n_boot: int = 1000,
                    level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(estimate, low, high): percentile bootstrap CI of the correlation over resampled pairs.
+    """(estimate, low, high): percentile bootstrap CI of the association (correlation, with a
+    rate that never moves counting as 0, see association_rows) over resampled pairs.
 
-    Resamples in which loss or rate takes a single value have no correlation and are left
-    out (counting them as 0 would pile the interval's mass on 0 when many rates tie). NaN
-    everywhere when the data have no variation, fewer than 3 pairs, or when more than half
-    of the resamples are degenerate (too few distinct values to say anything).
+    Resamples in which the loss takes a single value say nothing and are left out. NaN
+    everywhere with fewer than 3 pairs or a loss that never moves; NaN bounds when more than
+    half of the resamples are left out (too few distinct values to say anything).
     """
     if method not in CORRELATIONS:
         raise ValueError(f"unknown correlation {method!r}; known: {', '.join(CORRELATIONS)}")
@@ -76,12 +92,11 @@ def correlation_ci(loss, rate, method: str = "spearman", n_boot: int = 1000,
     pairs = np.column_stack([np.asarray(loss, float), np.asarray(rate, float)])
     if not np.all(np.isfinite(pairs)):
         raise ValueError("correlation_ci needs finite losses and rates (got NaN or inf)")
-    rows = CORRELATIONS[method]
-    estimate = float(rows(pairs)) if len(pairs) >= 3 else float("nan")
+    estimate = float(association_rows(pairs, method)) if len(pairs) >= 3 else float("nan")
     if not np.isfinite(estimate):
         return float("nan"), float("nan"), float("nan")
     picks = np.random.default_rng(seed).integers(0, len(pairs), size=(n_boot, len(pairs)))
-    stats = rows(pairs[picks])
+    stats = association_rows(pairs[picks], method)
     stats = stats[np.isfinite(stats)]
     if stats.size < n_boot / 2:
         return estimate, float("nan"), float("nan")

@@ -7,11 +7,13 @@ noise), objective 2 the share of generated images outside every class's HCDR.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from deltahall.config import Params
+from deltahall.config import ConfigError, Params
 from deltahall.sweep.space import override, probes
 from deltahall.sweep.trial import EpochCallback, SeedRun
 
@@ -22,9 +24,12 @@ _CONTEXT: dict[str, Any] = {}
 
 
 def _context(params: Params):
-    """CLIP, training images and the registered detector: loaded once per process."""
+    """CLIP, training images and the registered detector: loaded once per process and per
+    (working dir, MLflow store, params), so another folder or store never gets a stale one."""
     from deltahall.t2i.run import load_context
-    key = params.images.model_dump_json() + params.t2i.model_dump_json()
+    from deltahall.tracking import tracking_uri
+    key = "|".join([os.getcwd(), tracking_uri(params), params.images.model_dump_json(),
+                    params.t2i.model_dump_json()])
     if key not in _CONTEXT:
         _CONTEXT[key] = load_context(params)
     return _CONTEXT[key]
@@ -41,8 +46,13 @@ def check(params: Params) -> None:
 def _config(params: Params, knobs: dict[str, Any]):
     where = "sweep.t2i.space"
     cfg = params.t2i
-    return cfg.model_copy(update={"train": override(cfg.train, knobs, where),
-                                  "model": override(cfg.model, knobs, where)})
+    updated = {**cfg.model_dump(), "train": override(cfg.train, knobs, where).model_dump(),
+               "model": override(cfg.model, knobs, where).model_dump()}
+    try:  # validated whole again: T2IConfig's cross-field checks see the knobs too
+        return type(cfg).model_validate(updated)
+    except ValidationError as err:
+        raise ConfigError(f"{where} proposed {dict(knobs)}, which is not a valid t2i config: "
+                          f"{err.errors()[0]['msg']}") from None
 
 
 def margins(judge: Any, embeddings: np.ndarray) -> list[float]:
