@@ -23,7 +23,7 @@ from deltahall.detector.registry import coverage_within_tolerance, log_and_regis
 from deltahall.seeding import derive_seed
 from deltahall.tracking import git_state, start_run
 from deltahall.vision.clip import embed_images, load_clip
-from deltahall.vision.images import ImageSet, load_image_set
+from deltahall.vision.images import ImageSet, fitted_rows, load_image_set
 from deltahall.vision.stage import CLIP_DIR, DATA_DIR
 
 MODEL_DIR = Path("outputs/detector/model")
@@ -36,17 +36,6 @@ def fit_settings(params: Params) -> FitSettings:
     return FitSettings(pca_dim=d.pca_dim, quantile=d.quantile, fit_fraction=d.fit_fraction,
                        max_components=d.max_components, min_components=d.min_components,
                        points_per_component=d.points_per_component, reg_covar=d.reg_covar)
-
-
-def fitted_rows(images: ImageSet, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the fitted classes and their labels re-indexed 0..C-1 in `classes` order."""
-    unknown = [c for c in classes if c not in images.class_names]
-    if unknown:
-        raise ValueError(f"images.classes: {unknown} not in the dataset's classes "
-                         f"{list(images.class_names)}")
-    index = [images.class_names.index(c) for c in classes]
-    rows = np.flatnonzero(np.isin(images.labels, index))
-    return rows, np.array([index.index(y) for y in images.labels[rows]], dtype=np.int64)
 
 
 def interpolation_curve(det: HCDRDetector, clip, images: ImageSet, classes: list[str],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deltahall.vision.images import load_image_set
+from deltahall.vision.images import fitted_rows, load_image_set
 
 _SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -46,13 +46,7 @@ def load_train_images(dataset: str, data_dir: Path, classes: list[str],
     if dataset == "afhq":
         return _afhq_files(Path(data_dir) / "afhq" / "train", classes, resolution)
     images = load_image_set(dataset, data_dir, resolution)
-    unknown = [c for c in classes if c not in images.class_names]
-    if unknown:
-        raise ValueError(f"images.classes: {unknown} not in the dataset's classes "
-                         f"{list(images.class_names)}")
-    index = [images.class_names.index(c) for c in classes]
-    rows = np.flatnonzero(np.isin(images.labels, index))
-    labels = np.array([index.index(y) for y in images.labels[rows]], dtype=np.int64)
+    rows, labels = fitted_rows(images, classes)
     return TrainImages(labels, tuple(classes), pixels=images.images[rows], resolution=resolution)
 
 

@@ -80,3 +80,14 @@ def captions_for(labels: np.ndarray, class_names: tuple[str, ...], seed: int) ->
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(CAPTION_TEMPLATES), size=len(labels))
     return [CAPTION_TEMPLATES[t].format(class_names[y]) for t, y in zip(picks, labels)]
+
+
+def fitted_rows(images: ImageSet, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the fitted classes and their labels re-indexed 0..C-1 in `classes` order."""
+    unknown = [c for c in classes if c not in images.class_names]
+    if unknown:
+        raise ValueError(f"images.classes: {unknown} not in the dataset's classes "
+                         f"{list(images.class_names)}")
+    index = [images.class_names.index(c) for c in classes]
+    rows = np.flatnonzero(np.isin(images.labels, index))
+    return rows, np.array([index.index(y) for y in images.labels[rows]], dtype=np.int64)
