@@ -43,3 +43,31 @@ def test_unreachable_tracker_warns_and_the_body_still_runs(monkeypatch, tmp_path
         done.append(True)
     assert done == [True] and not run.active
     assert "warning" in capsys.readouterr().err
+
+
+KILLED_STAGE = """
+import sys, time
+from deltahall.config import Params
+from deltahall.tracking import start_run
+with start_run(Params(), "killed", "run-1", {}, {}) as run:
+    run.log_metrics({"train/loss": 1.0}, step=1)
+    print("epoch 1 logged", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_ends_the_run_killed_with_its_epochs_kept(mlflow_uri):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_STAGE], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "epoch 1 logged"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    mlflow.set_tracking_uri(mlflow_uri)
+    runs = mlflow.search_runs(experiment_names=["killed"])
+    assert list(runs["status"]) == ["KILLED"]
+    history = mlflow.tracking.MlflowClient().get_metric_history(runs["run_id"][0], "train/loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.0)]

@@ -8,8 +8,10 @@ already logged stay visible.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,13 +120,39 @@ def start_run(params: Params, experiment: str, run_name: str,
     run.set_tags({**git_state(), "profile": params.profile, **tags})
     run.log_params(flatten(dict(run_params)))
     try:
-        yield run
+        with _terminate_raises():
+            yield run
+    except (KeyboardInterrupt, Terminated):
+        if run.active:  # Ctrl-C, or a `kill` / a scheduler's SIGTERM: not a bug, a stop
+            run._call("end_run", status="KILLED")
+        raise
     except BaseException:
         if run.active:
             run._call("end_run", status="FAILED")
         raise
     if run.active:
         run._call("end_run", status="FINISHED")
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM, so that a killed stage ends its run as KILLED
+    (with every epoch already logged) instead of leaving it RUNNING forever."""
+
+
+@contextmanager
+def _terminate_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def read_runs(params: Params, experiment: str,
