@@ -3,8 +3,8 @@
 
 Every correlation takes its pairs as an array of shape (..., n, 2) (column 0 = loss, column 1 =
 rate) and reduces the n axis, so the same code scores one sample or a stack of bootstrap
-resamples at once. Resampling is the same seeded percentile bootstrap as
-deltahall.stats.bootstrap_ci (used as is for means), with degenerate resamples left out.
+resamples at once. Their CIs are deltahall.stats.bootstrap_ci's seeded percentile bootstrap,
+with degenerate resamples left out (drop_undefined).
 """
 from __future__ import annotations
 
@@ -95,14 +95,8 @@ def correlation_ci(loss, rate, method: str = "spearman", n_boot: int = 1000,
     estimate = float(association_rows(pairs, method)) if len(pairs) >= 3 else float("nan")
     if not np.isfinite(estimate):
         return float("nan"), float("nan"), float("nan")
-    picks = np.random.default_rng(seed).integers(0, len(pairs), size=(n_boot, len(pairs)))
-    stats = association_rows(pairs[picks], method)
-    stats = stats[np.isfinite(stats)]
-    if stats.size < n_boot / 2:
-        return estimate, float("nan"), float("nan")
-    tail = 100.0 * (1.0 - level) / 2.0
-    low, high = np.percentile(stats, [tail, 100.0 - tail])
-    return estimate, float(low), float(high)
+    return bootstrap_ci(pairs, n_boot, level, seed, drop_undefined=True,
+                        statistic=lambda rows, axis: association_rows(rows, method))
 
 
 def mean_ci(values, n_boot: int = 1000, level: float = 0.95,
