@@ -20,15 +20,13 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml scripts/build_torchvision.sh
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
-	# CPU torchvision for open_clip, built from source once (PyPI's is a CUDA build): see the script
-	bash scripts/build_torchvision.sh $(PY)
-	$(PY) -m pip install -q -r requirements.txt -c constraints.txt --find-links build/wheels
+	# PyPI's matching torch/torchvision pair, by name (no source build, no URL): see requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps -e .
-	@$(PY) -c "import torch, torchvision; assert not torch.version.cuda, 'a CUDA torch was installed: check the torch pin'; assert torchvision.extension._has_ops(), 'torchvision ops missing'"
+	@$(PY) -c "import torch, torchvision; assert torch.__version__.startswith('2.14.1'), torch.__version__; assert torchvision.__version__.startswith('0.29.1'), torchvision.__version__; torchvision.ops.nms(torch.zeros(1, 4), torch.zeros(1), 0.5)"
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)

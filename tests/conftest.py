@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from deltahall.config import Params, parse_params, profile_params
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # tests/params_helpers.py
 
 # Tests never touch the developer's mlflow.db: point any stray default at a throwaway store.
 os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:////tmp/deltahall-tests-default.db")

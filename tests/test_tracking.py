@@ -4,8 +4,16 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from deltahall.config import Params
-from deltahall.tracking import flatten, start_run, tracking_uri
+from pathlib import Path
+
+from deltahall.config import load_params
+from deltahall.tracking import TrackingUnavailable, flatten, start_run, tracking_uri
+
+PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def Params():  # noqa: N802 - the committed default params, as every stage reads them
+    return load_params(PARAMS_FILE)
 
 
 def test_flatten_nested_params():
@@ -33,23 +41,43 @@ def test_a_crash_ends_the_run_failed_with_its_epochs_kept(mlflow_uri):
     assert runs["tags.git_commit"][0] and runs["tags.stage"][0] == "t"
 
 
-def test_unreachable_tracker_warns_and_the_body_still_runs(monkeypatch, tmp_path, capsys):
+def _untracked_params():
+    params = Params()
+    return params.model_copy(update={"tracking": params.tracking.model_copy(
+        update={"required": False})})
+
+
+def _unreachable(monkeypatch, tmp_path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")  # a store path under a file cannot be created
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/x.db")
+
+
+def test_unreachable_tracker_warns_and_the_body_still_runs_when_not_required(
+        monkeypatch, tmp_path, capsys):
+    _unreachable(monkeypatch, tmp_path)
     done = []
-    with start_run(Params(), "exp", "r", {}, {}) as run:
+    with start_run(_untracked_params(), "exp", "r", {}, {}) as run:
         run.log_metrics({"m": 1.0}, step=1)
         done.append(True)
     assert done == [True] and not run.active
     assert "warning" in capsys.readouterr().err
 
 
+def test_unreachable_tracker_fails_before_the_body_when_required(monkeypatch, tmp_path):
+    _unreachable(monkeypatch, tmp_path)
+    ran = []
+    with pytest.raises(TrackingUnavailable, match="tracking.required: false"):
+        with start_run(Params(), "exp", "r", {}, {}):
+            ran.append(True)
+    assert ran == []
+
+
 KILLED_STAGE = """
 import sys, time
-from deltahall.config import Params
+from deltahall.config import load_params
 from deltahall.tracking import start_run
-with start_run(Params(), "killed", "run-1", {}, {}) as run:
+with start_run(load_params(sys.argv[1]), "killed", "run-1", {}, {}) as run:
     run.log_metrics({"train/loss": 1.0}, step=1)
     print("epoch 1 logged", flush=True)
     time.sleep(60)
@@ -61,7 +89,7 @@ def test_sigterm_ends_the_run_killed_with_its_epochs_kept(mlflow_uri):
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_STAGE], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_STAGE, str(PARAMS_FILE)], stdout=subprocess.PIPE,
                             text=True)
     assert proc.stdout.readline().strip() == "epoch 1 logged"
     proc.send_signal(signal.SIGTERM)
@@ -71,3 +99,24 @@ def test_sigterm_ends_the_run_killed_with_its_epochs_kept(mlflow_uri):
     assert list(runs["status"]) == ["KILLED"]
     history = mlflow.tracking.MlflowClient().get_metric_history(runs["run_id"][0], "train/loss")
     assert [(m.step, m.value) for m in history] == [(1, 1.0)]
+
+
+def test_a_run_left_running_by_kill_9_is_marked_failed_at_the_next_start(mlflow_uri):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_STAGE, str(PARAMS_FILE)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "epoch 1 logged"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    mlflow.set_tracking_uri(mlflow_uri)
+    assert list(mlflow.search_runs(experiment_names=["killed"])["status"]) == ["RUNNING"]
+    with start_run(Params(), "killed", "run-2", {}, {}):
+        pass
+    runs = mlflow.search_runs(experiment_names=["killed"], order_by=["attributes.start_time"])
+    assert list(runs["status"]) == ["FAILED", "FINISHED"]
+    assert "kill -9" in runs["tags.deltahall.orphaned"][0]
+    assert [(m.step, m.value) for m in mlflow.tracking.MlflowClient().get_metric_history(
+        runs["run_id"][0], "train/loss")] == [(1, 1.0)]

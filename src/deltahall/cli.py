@@ -10,7 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from deltahall.config import ConfigError, load_params, profile_params
+from deltahall.config import ConfigError, load_params, profile_params, write_profile
+from deltahall.tracking import Terminated
 
 EPILOG = """examples:
   deltahall coin-data --n-choose 2          generate the N=2 coin datasets (one per seed)
@@ -27,7 +28,8 @@ EPILOG = """examples:
   deltahall sweep --experiment coin --workers 2   the same split over 2 processes (journal:)
   deltahall sweep-analysis                  does lower loss lower the rate? CIs and verdicts
   deltahall dashboard                       dashboards/index.html from MLflow and Optuna
-  deltahall profile smoke > params.yaml     switch to the seconds-long smoke profile
+  deltahall profile smoke --write           switch params.yaml to the seconds-long smoke profile
+  deltahall validate                        check params.yaml and every raw input in data/
 Parameters come from params.yaml (--params to use another file). The MLflow store is
 params.yaml's tracking.uri unless MLFLOW_TRACKING_URI is set."""
 
@@ -109,38 +111,57 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="make data/ present: dvc pull, else materialise the "
                                        "copy shipped in the package and push it")
     data.add_argument("--no-push", action="store_true", help="do not seed the DVC remote")
-    prof = sub.add_parser("profile", help="print params.yaml with profiles/NAME.yaml laid over it")
+    prof = sub.add_parser(
+        "profile", help="lay profiles/NAME.yaml over params.yaml (--write) or print the result",
+        description="Lay profiles/NAME.yaml over the default params.yaml. --write replaces the "
+                    "params file in place, atomically and only when the result validates "
+                    "(comments kept); without it the merged params are printed. Do not redirect "
+                    "the output onto params.yaml: the shell empties the file before it is read. "
+                    "`git checkout params.yaml` returns to the default profile.")
     prof.add_argument("name", help="profile name, e.g. smoke or paper")
+    prof.add_argument("--write", action="store_true",
+                      help="replace the params file with the merged params (atomic)")
     _add_params(prof)
-    _add_params(sub.add_parser("validate", help="check params.yaml and exit"))
+    val = sub.add_parser(
+        "validate", help="check params.yaml and every raw input the stages read (stage validate)",
+        description="Check the whole params file and every raw input in data/ that the params "
+                    "select (QA files, images); exit 2 naming the key, file or row at fault. "
+                    "DVC runs it as the first stage, so bad input never reaches a stage that "
+                    "would delete its outputs.")
+    _add_params(val)
+    val.add_argument("--stamp", type=Path, default=None,
+                     help="on success write this file (the validate stage's output)")
     _add_params(sub.add_parser("tracking-uri", help="print the MLflow tracking URI in use"))
     return parser
 
 
-def _call(module: str, function: str, *extra: str):
-    """A stage runner that imports its module only when called (torch is slow to import)."""
-    def runner(params, args):
-        from importlib import import_module
-        return getattr(import_module(module), function)(params, *(getattr(args, e) for e in extra))
-    return runner
-
-
-STAGES = {
-    "coin-data": _call("deltahall.coin.stage", "run_coin_data", "variant", "n_choose"),
-    "coin-train": _call("deltahall.coin.stage", "run_coin_train", "variant", "n_choose"),
-    "coin-report": _call("deltahall.coin.report", "run_coin_report"),
-    "clip-train": _call("deltahall.vision.stage", "run_clip_train"),
-    "detector": _call("deltahall.detector.stage", "run_detector"),
-    "t2i-train": _call("deltahall.t2i.stage", "run_t2i_train"),
-    "t2i-report": _call("deltahall.t2i.report", "run_t2i_report"),
-    "qa-pretrain": _call("deltahall.qa.pretrain_stage", "run_qa_pretrain"),
-    "qa-train": _call("deltahall.qa.stage", "run_qa_train"),
-    "qa-report": _call("deltahall.qa.report", "run_qa_report"),
-    "sweep": _call("deltahall.sweep.stage", "run_sweep_command", "experiment", "workers",
-                   "worker", "n_trials", "params"),
-    "sweep-analysis": _call("deltahall.sweep.analysis", "run_sweep_analysis"),
-    "dashboard": _call("deltahall.dashboard.build", "run_dashboard", "out"),
+# subcommand -> (module, function, the args it takes); modules import only when called (torch
+# is slow to import). tests/test_dvc_deps.py reads the modules to check dvc.yaml's deps.
+STAGE_CALLS = {
+    "validate": ("deltahall.validate", "run_validate", "params", "stamp"),
+    "coin-data": ("deltahall.coin.stage", "run_coin_data", "variant", "n_choose"),
+    "coin-train": ("deltahall.coin.stage", "run_coin_train", "variant", "n_choose"),
+    "coin-report": ("deltahall.coin.report", "run_coin_report"),
+    "clip-train": ("deltahall.vision.stage", "run_clip_train"),
+    "detector": ("deltahall.detector.stage", "run_detector"),
+    "t2i-train": ("deltahall.t2i.stage", "run_t2i_train"),
+    "t2i-report": ("deltahall.t2i.report", "run_t2i_report"),
+    "qa-pretrain": ("deltahall.qa.pretrain_stage", "run_qa_pretrain"),
+    "qa-train": ("deltahall.qa.stage", "run_qa_train"),
+    "qa-report": ("deltahall.qa.report", "run_qa_report"),
+    "sweep": ("deltahall.sweep.stage", "run_sweep_command", "experiment", "workers", "worker",
+              "n_trials", "params"),
+    "sweep-analysis": ("deltahall.sweep.analysis", "run_sweep_analysis"),
+    "dashboard": ("deltahall.dashboard.build", "run_dashboard", "out"),
 }
+STAGE_MODULES = {command: call[0] for command, call in STAGE_CALLS.items()}
+
+
+def _run_stage(params, args) -> None:
+    from importlib import import_module
+
+    module, function, *extra = STAGE_CALLS[args.command]
+    getattr(import_module(module), function)(params, *(getattr(args, e) for e in extra))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,17 +169,19 @@ def run(args: argparse.Namespace) -> int:
         from deltahall.raw_data import ensure_raw_data
         return ensure_raw_data(push=not args.no_push)
     if args.command == "profile":
+        if args.write:
+            write_profile(args.name, args.params)
+            print(f"{args.params}: profile {args.name} (`git checkout {args.params}` for default)")
+            return 0
         import yaml
         print(yaml.safe_dump(profile_params(args.name, args.params), sort_keys=False), end="")
         return 0
     params = load_params(args.params)
-    if args.command == "validate":
-        print(f"{args.params}: ok (profile {params.profile})")
-    elif args.command == "tracking-uri":
+    if args.command == "tracking-uri":
         from deltahall.tracking import tracking_uri
         print(tracking_uri(params))
     else:
-        STAGES[args.command](params, args)
+        _run_stage(params, args)
     return 0
 
 
@@ -166,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
+    except Terminated as stop:
+        print(f"deltahall {args.command}: terminated (SIGTERM); finished epochs are kept and "
+              f"the MLflow run is marked KILLED", file=sys.stderr)
+        return int(stop.code or 143)
+    except KeyboardInterrupt:
+        print(f"deltahall {args.command}: interrupted (Ctrl-C); finished epochs are kept and "
+              f"the MLflow run is marked KILLED", file=sys.stderr)
+        return 130
     except (ConfigError, FileNotFoundError, ValueError) as err:
         if os.environ.get("DELTAHALL_DEBUG"):
             raise

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from deltahall.strict import Strict as _Strict
 from deltahall.qa.config import QAConfig
@@ -26,18 +26,35 @@ class ConfigError(ValueError):
     """A params file that cannot be used; the message names the file and key."""
 
 
+TRACKING_SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "databricks")
+
+
 class TrackingConfig(_Strict):
     # An MLflow tracking URI; the env var MLFLOW_TRACKING_URI overrides it (tests, servers).
-    uri: str = "sqlite:///mlflow.db"
+    uri: str
+    # true: a stage whose tracking server cannot be reached fails before it trains;
+    # false: it trains, writes its files and only warns that nothing was tracked.
+    required: bool
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, uri: str) -> str:
+        scheme = uri.split(":", 1)[0].split("+", 1)[0] if ":" in uri else ""
+        if scheme not in TRACKING_SCHEMES:
+            raise ValueError(f"{uri!r} is not an MLflow tracking URI: the scheme must be one of "
+                             f"{', '.join(TRACKING_SCHEMES)} (e.g. sqlite:///mlflow.db)")
+        if scheme == "sqlite" and not uri.startswith("sqlite:///"):
+            raise ValueError(f"{uri!r}: a SQLite store is written sqlite:///PATH")
+        return uri
 
 
 class CoinModelConfig(_Strict):
     # Paper §6.1: "an 8-layer transformer with 64 hidden dimensions and 256 feed-forward".
-    n_layers: int = Field(8, ge=1, le=64)
-    d_model: int = Field(64, ge=4, le=4096)
-    ff_dim: int = Field(256, ge=4, le=16384)
-    n_heads: int = Field(4, ge=1, le=64)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    n_layers: int = Field(ge=1, le=64)
+    d_model: int = Field(ge=4, le=4096)
+    ff_dim: int = Field(ge=4, le=16384)
+    n_heads: int = Field(ge=1, le=64)
+    dropout: float = Field(ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "CoinModelConfig":
@@ -47,29 +64,29 @@ class CoinModelConfig(_Strict):
 
 
 class CoinTrainConfig(_Strict):
-    epochs: int = Field(15, ge=1, le=10_000)
-    batch_size: int = Field(128, ge=1, le=1_000_000)
-    lr: float = Field(5e-4, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
-    torch_threads: int = Field(2, ge=1, le=256)
+    epochs: int = Field(ge=1, le=10_000)
+    batch_size: int = Field(ge=1, le=1_000_000)
+    lr: float = Field(gt=0.0, le=1.0)
+    weight_decay: float = Field(ge=0.0, le=1.0)
+    torch_threads: int = Field(ge=1, le=256)
 
 
 class CoinEvalConfig(_Strict):
     # `ceil` is the reference code's rule; `round` is round-half-up.
-    rounding: Literal["ceil", "round"] = "ceil"
+    rounding: Literal["ceil", "round"]
     # Definition 3.2: hallucinated iff P(K = k_hat | state) <= delta for every state.
-    delta: float = Field(0.25, gt=0.0, le=1.0)
+    delta: float = Field(gt=0.0, le=1.0)
 
 
 class CoinConfig(_Strict):
     # Paper §6.1: N in {2, 3, 5}, M from 20 000 to 40 000, 5 rounds.
-    n_choose: list[int] = Field(default_factory=lambda: [2, 3, 5], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
-    n_examples: int = Field(20_000, ge=10, le=10_000_000)
-    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    model: CoinModelConfig = CoinModelConfig()
-    train: CoinTrainConfig = CoinTrainConfig()
-    eval: CoinEvalConfig = CoinEvalConfig()
+    n_choose: list[int] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    n_examples: int = Field(ge=10, le=10_000_000)
+    val_fraction: float = Field(gt=0.0, lt=1.0)
+    model: CoinModelConfig
+    train: CoinTrainConfig
+    eval: CoinEvalConfig
 
     @model_validator(mode="after")
     def _valid_lists(self) -> "CoinConfig":
@@ -84,23 +101,23 @@ class CoinConfig(_Strict):
 class CoinHiddenConfig(_Strict):
     """The variant whose latent state (one of two coin regimes) the input does not reveal."""
 
-    n_choose: int = Field(4, ge=1, le=12)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    n_choose: int = Field(ge=1, le=12)
+    seeds: list[int] = Field(min_length=1)
     # Regime "low": p_i * shrink; regime "high": 1 - (1 - p_i) * shrink. Small shrink = far modes.
-    shrink: float = Field(0.1, gt=0.0, le=1.0)
+    shrink: float = Field(gt=0.0, le=1.0)
 
 
 class Params(_Strict):
-    profile: str = "default"
-    tracking: TrackingConfig = TrackingConfig()
-    coin: CoinConfig = CoinConfig()
-    coin_hidden: CoinHiddenConfig = CoinHiddenConfig()
-    images: ImagesConfig = ImagesConfig()
-    clip: ClipConfig = ClipConfig()
-    detector: DetectorConfig = DetectorConfig()
-    qa: QAConfig = QAConfig()
-    sweep: SweepConfig = SweepConfig()
-    t2i: T2IConfig = T2IConfig()
+    profile: str
+    tracking: TrackingConfig
+    coin: CoinConfig
+    coin_hidden: CoinHiddenConfig
+    images: ImagesConfig
+    clip: ClipConfig
+    detector: DetectorConfig
+    qa: QAConfig
+    sweep: SweepConfig
+    t2i: T2IConfig
 
 
 def _format_errors(source: str, err: ValidationError) -> str:
@@ -111,13 +128,17 @@ def _format_errors(source: str, err: ValidationError) -> str:
         got = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
         if e["type"] == "extra_forbidden":
             msg, got = "unknown key", ""
+        if e["type"] == "missing":
+            msg = "missing key (params.yaml sets every value; there are no code defaults)"
         lines.append(f"  {key}: {msg}{got}")
     return "\n".join(lines)
 
 
 def parse_params(raw: Any, source: str = "<params>") -> Params:
-    if raw is None:
-        raw = {}
+    if raw is None or raw == {}:
+        raise ConfigError(f"{source}: empty params file: it must set every section "
+                          f"({', '.join(Params.model_fields)}); `git checkout params.yaml` "
+                          f"restores the default profile")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: top level must be a mapping, got {type(raw).__name__}")
     try:
@@ -126,13 +147,35 @@ def parse_params(raw: Any, source: str = "<params>") -> Params:
         raise ConfigError(_format_errors(source, err)) from None
 
 
-def read_yaml(path: Path) -> Any:
+def _yaml(typ: str):
+    from ruamel.yaml import YAML  # YAML 1.2, as DVC reads and writes params.yaml
+
+    return YAML(typ=typ, pure=True)
+
+
+def parse_yaml(text: str, source: str, typ: str = "safe") -> Any:
+    """YAML 1.2 as DVC parses it (`no` stays a string); duplicate keys are errors."""
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import YAMLError
+
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return _yaml(typ).load(text)
+    except DuplicateKeyError as err:
+        mark = err.problem_mark
+        line = f" on line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}: duplicate key{line}: {err.problem}") from None
+    except YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+
+
+def read_yaml(path: Path, typ: str = "safe") -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such params file") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    return parse_yaml(text, str(path), typ)
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
@@ -150,13 +193,46 @@ def deep_merge(base: dict, overlay: dict) -> dict:
     return merged
 
 
-def profile_params(profile: str, base: Path = DEFAULT_PARAMS, profiles_dir: Path = PROFILES_DIR) -> dict:
-    """params.yaml with profiles/<profile>.yaml laid over it, validated; returns plain data."""
+def _overlay_path(profile: str, profiles_dir: Path) -> Path:
     overlay_path = Path(profiles_dir) / f"{profile}.yaml"
     if not overlay_path.exists():
         known = sorted(p.stem for p in Path(profiles_dir).glob("*.yaml"))
         raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(known) or 'none'}")
-    merged = deep_merge(read_yaml(base) or {}, read_yaml(overlay_path) or {})
+    return overlay_path
+
+
+def _merged_profile(profile: str, base: Path, profiles_dir: Path, typ: str) -> dict:
+    overlay_path = _overlay_path(profile, profiles_dir)
+    base_raw = read_yaml(base, typ)
+    current = (base_raw or {}).get("profile") if isinstance(base_raw, dict) else None
+    if current not in ("default", profile):
+        raise ConfigError(f"{base} holds profile {current!r}; profiles are laid over the default "
+                          f"profile: `git checkout {base}` first")
+    merged = deep_merge(base_raw or {}, read_yaml(overlay_path, typ) or {})
     merged["profile"] = profile
-    parse_params(merged, f"{base} + {overlay_path}")
+    parse_params(deep_merge({}, merged), f"{base} + {overlay_path}")
     return merged
+
+
+def profile_params(profile: str, base: Path = DEFAULT_PARAMS, profiles_dir: Path = PROFILES_DIR) -> dict:
+    """params.yaml with profiles/<profile>.yaml laid over it, validated; returns plain data."""
+    return _merged_profile(profile, base, profiles_dir, "safe")
+
+
+def write_profile(profile: str, base: Path = DEFAULT_PARAMS,
+                  profiles_dir: Path = PROFILES_DIR) -> Path:
+    """Lay profiles/<profile>.yaml over `base` in place: read both, merge, validate, then
+    replace `base` atomically (comments kept). Nothing is written when anything fails."""
+    import io
+    import os
+    import tempfile
+
+    merged = _merged_profile(profile, base, profiles_dir, "rt")
+    text = io.StringIO()
+    _yaml("rt").dump(merged, text)
+    parse_params(parse_yaml(text.getvalue(), str(base)), str(base))
+    fd, tmp = tempfile.mkstemp(dir=Path(base).resolve().parent, prefix=".params-", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text.getvalue())
+    os.replace(tmp, base)
+    return Path(base)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -83,7 +84,11 @@ class Run:
         self._call("log_artifact", str(path), artifact_path=artifact_path)
 
 
-def _connect(uri: str, experiment: str) -> Any | None:
+class TrackingUnavailable(ValueError):
+    """The tracking store cannot be reached and params say tracking is required."""
+
+
+def _connect(uri: str, experiment: str, required: bool) -> Any | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -93,9 +98,49 @@ def _connect(uri: str, experiment: str) -> Any | None:
             mlflow.set_experiment(experiment)
         return mlflow
     except Exception as err:  # noqa: BLE001
+        if required:
+            raise TrackingUnavailable(
+                f"cannot reach MLflow at {uri} ({err}); nothing was trained. Start the server, "
+                f"fix tracking.uri, or set tracking.required: false to train untracked") from None
         print(f"warning: cannot reach MLflow at {uri} ({err}); continuing without tracking",
               file=sys.stderr)
         return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_orphans(mlflow: Any, experiment: str) -> list[str]:
+    """Runs of `experiment` left RUNNING by a process of this host that no longer exists
+    (`kill -9`, a power cut) are ended FAILED with a tag saying why. Runs of other hosts and of
+    live processes are left alone: on a shared server they may still be training."""
+    client = mlflow.tracking.MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    host = socket.gethostname()
+    query = f"attributes.status = 'RUNNING' and tags.`deltahall.host` = '{host}'"
+    ended = []
+    for run in client.search_runs([found.experiment_id], query, max_results=1000):
+        pid = int(run.data.tags.get("deltahall.pid", "0") or 0)
+        if pid <= 0 or pid == os.getpid() or _pid_alive(pid):
+            continue
+        client.set_tag(run.info.run_id, "deltahall.orphaned",
+                       f"process {pid} on {host} died without ending this run (e.g. kill -9); "
+                       f"marked FAILED when the stage next started")
+        client.set_terminated(run.info.run_id, status="FAILED")
+        ended.append(run.info.run_id)
+    if ended:
+        print(f"note: {len(ended)} orphaned MLflow run(s) of {experiment!r} marked FAILED",
+              file=sys.stderr)
+    return ended
 
 
 @contextmanager
@@ -107,9 +152,13 @@ def start_run(params: Params, experiment: str, run_name: str,
     `parent_run_id` makes it a nested run of that run (e.g. an Optuna trial under its study's
     run), whether the parent is active in this process or was started by another one.
     """
-    mlflow = _connect(tracking_uri(params), experiment)
+    mlflow = _connect(tracking_uri(params), experiment, params.tracking.required)
     run = Run(mlflow)
     if mlflow is not None:
+        try:
+            fail_orphans(mlflow, experiment)
+        except Exception as err:  # noqa: BLE001 - a cleanup of old runs must not stop this one
+            print(f"warning: could not check for orphaned MLflow runs ({err})", file=sys.stderr)
         try:
             active = mlflow.start_run(run_name=run_name, nested=parent_run_id is not None,
                                       parent_run_id=parent_run_id)
@@ -117,7 +166,8 @@ def start_run(params: Params, experiment: str, run_name: str,
         except Exception as err:  # noqa: BLE001
             print(f"warning: MLflow start_run failed ({err})", file=sys.stderr)
             run = Run(None)
-    run.set_tags({**git_state(), "profile": params.profile, **tags})
+    run.set_tags({**git_state(), "profile": params.profile, "deltahall.host": socket.gethostname(),
+                  "deltahall.pid": os.getpid(), **tags})
     run.log_params(flatten(dict(run_params)))
     try:
         with _terminate_raises():

@@ -64,3 +64,29 @@ def test_hidden_variant_rejects_a_conflicting_n(workdir: Path, capsys):
 def test_train_without_data_names_the_missing_stage(workdir: Path, mlflow_uri: str, capsys):
     assert main(["coin-train", "--n-choose", "2"]) == 2
     assert "run `deltahall coin-data` first" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_the_run_killed_with_one_line_and_no_traceback(workdir: Path, mlflow_uri: str):
+    import signal
+    import subprocess
+    import sys
+
+    import yaml
+
+    raw = yaml.safe_load((workdir / "params.yaml").read_text())
+    raw["coin"]["train"]["epochs"] = 200  # long enough to be interrupted after its first epoch
+    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["coin-data", "--n-choose", "2"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "deltahall.cli", "coin-train", "--n-choose", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "epoch 1/200" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
+    said = [line for line in err.splitlines() if line.strip() and " INFO mlflow" not in line]
+    assert len(said) == 1, err
+    runs = _runs(mlflow_uri, "coin")
+    assert list(runs["status"]) == ["KILLED"]
+    history = mlflow.tracking.MlflowClient().get_metric_history(runs["run_id"][0], "train/loss")
+    assert [m.step for m in history][:1] == [1]

@@ -46,10 +46,10 @@ def test_same_seed_same_data_and_save_load_round_trip(tmp_path):
     assert np.array_equal(a.coin_ids, b.coin_ids) and np.array_equal(a.heads, b.heads)
     assert not np.array_equal(a.heads, generate_coin_data(2, 500, seed=8).heads)
     save_coin_data(a, tmp_path / "d" / "x.npz")
-    c = load_coin_data(tmp_path / "d" / "x.npz")
+    c = load_coin_data(tmp_path / "d" / "x.npz", n_coins=6)
     assert np.array_equal(a.state_probs, c.state_probs) and np.array_equal(a.heads, c.heads)
     with pytest.raises(FileNotFoundError, match="coin-data"):
-        load_coin_data(tmp_path / "missing.npz")
+        load_coin_data(tmp_path / "missing.npz", n_coins=6)
 
 
 def test_split_keeps_every_example_once():

@@ -8,6 +8,8 @@ import pytest
 
 from deltahall.cli import main
 
+REPO = Path(__file__).resolve().parents[2]
+
 PANELS = ("curves", "scatter", "detector", "trials")
 
 
@@ -40,7 +42,7 @@ def test_every_panel_of_every_experiment_has_data(small_run):
 def test_dashboard_without_a_study_says_what_to_run(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    (tmp_path / "params.yaml").write_text("profile: default\n")
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
     assert main(["dashboard"]) == 2
     assert "run `make sweep` first" in capsys.readouterr().err
     assert not (tmp_path / "dashboards").exists()

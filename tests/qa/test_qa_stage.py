@@ -52,7 +52,7 @@ def test_missing_data_names_the_data_command(workdir, smoke_raw):
 
 
 def test_cli_reports_the_missing_base_with_exit_2(qa_workdir, capsys):
-    from deltahall.cli import STAGES, main
+    from deltahall.cli import STAGE_CALLS as STAGES, main
     if "qa-train" not in STAGES:
         pytest.skip("cli.py does not list the QA stages yet")
     assert main(["qa-train"]) == 2

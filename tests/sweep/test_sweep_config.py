@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from deltahall.config import ConfigError, parse_params
+from params_helpers import committed_with
 from deltahall.sweep.config import Knob
 from deltahall.sweep.export import study_summary, trial_rows
 from deltahall.sweep.space import probes
@@ -30,13 +31,13 @@ from deltahall.sweep.storage import storage_kind, storage_url
 ])
 def test_errors_name_the_key(sweep: dict, message: str):
     with pytest.raises(ConfigError) as err:
-        parse_params({"sweep": sweep}, "params.yaml")
+        parse_params(committed_with({"sweep": sweep}), "params.yaml")
     assert message in str(err.value)
 
 
 def test_defaults_and_smoke_profile_validate(smoke_params):
     assert smoke_params.sweep.coin.n_trials == 4 and smoke_params.sweep.qa.n_trials == 2
-    default = parse_params({})
+    default = parse_params(committed_with())
     assert set(default.sweep.coin.space) == {"lr", "epochs", "d_model", "n_layers", "batch_size"}
 
 

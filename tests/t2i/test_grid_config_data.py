@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from deltahall.config import ConfigError, parse_params, profile_params
+from params_helpers import committed_with
 from deltahall.t2i.data import load_train_images, make_captions
 from deltahall.t2i.grid import image_grid, save_png
 
@@ -44,7 +45,7 @@ def test_grid_places_each_image_and_frames_the_flagged(tmp_path: Path):
 ])
 def test_bad_t2i_values_name_their_key(t2i, key, fragment):
     with pytest.raises(ConfigError) as err:
-        parse_params({"t2i": t2i}, "p.yaml")
+        parse_params(committed_with({"t2i": t2i}), "p.yaml")
     assert f"  {key}: " in str(err.value) and fragment in str(err.value)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from deltahall.config import parse_params
+from params_helpers import committed_params, section_with
 from deltahall.t2i.config import T2IConfig, T2IModelConfig
 from deltahall.t2i.data import TrainImages
 from deltahall.t2i.model import HFClipText, VaeCodec
@@ -57,8 +57,12 @@ def sd_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _save_tiny_sd(tmp_path_factory.mktemp("sd"))
 
 
+def _sd_model(folder: str) -> T2IModelConfig:
+    return T2IModelConfig.model_validate(section_with("t2i", {"model": {"pretrained": folder}})["model"])
+
+
 def test_loads_the_sd_layout_offline_with_a_frozen_text_encoder_and_vae(sd_folder: Path):
-    model = load_stable_diffusion(T2IModelConfig(pretrained=str(sd_folder)), resolution=16)
+    model = load_stable_diffusion(_sd_model(str(sd_folder)), resolution=16)
     assert isinstance(model.text, HFClipText) and isinstance(model.codec, VaeCodec)
     assert (model.latent_channels, model.latent_size) == (4, 8)      # VAE halves 16 px here
     assert model.noise_scheduler.config.beta_schedule == "scaled_linear"
@@ -67,21 +71,21 @@ def test_loads_the_sd_layout_offline_with_a_frozen_text_encoder_and_vae(sd_folde
     assert not any(p.requires_grad for p in model.text.model.parameters())
     assert not any(p.requires_grad for p in model.codec.vae.parameters())
     with pytest.raises(ValueError, match="divisible by the VAE's downsampling factor 2"):
-        load_stable_diffusion(T2IModelConfig(pretrained=str(sd_folder)), resolution=15)
+        load_stable_diffusion(_sd_model(str(sd_folder)), resolution=15)
 
 
 def test_missing_folder_is_named(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="t2i.model.pretrained = .*nowhere"):
-        load_stable_diffusion(T2IModelConfig(pretrained=str(tmp_path / "nowhere")), 16)
+        load_stable_diffusion(_sd_model(str(tmp_path / "nowhere")), 16)
 
 
 def test_paper_path_trains_only_the_unet_and_samples_with_guidance(sd_folder: Path):
-    cfg = T2IConfig.model_validate({
+    cfg = T2IConfig.model_validate(section_with("t2i", {
         "seeds": [0], "resolution": 16, "caption_templates": ["a {}"],
         "prompts": [{"name": "cat", "text": "a cat"}, {"name": "mixed", "text": "a pet"}],
         "model": {"pretrained": str(sd_folder)},
         "train": {"epochs": 2, "batch_size": 4, "lr": 0.001, "fixed_noise_images": 4},
-        "sample": {"k": 2, "steps": 2, "guidance_scale": 7.5}, "eval": {"n_boot": 20}})
+        "sample": {"k": 2, "steps": 2, "guidance_scale": 7.5}, "eval": {"n_boot": 20}}))
     spec = ClipSpec(embed_dim=8, width=16, heads=2, vision_layers=1, text_layers=1, patch_size=4,
                     image_size=8, context_length=8)
     rng = np.random.default_rng(0)
@@ -90,7 +94,7 @@ def test_paper_path_trains_only_the_unet_and_samples_with_guidance(sd_folder: Pa
     context = T2IContext(images, build_clip(spec), spec, lambda e: e[:, 0] > 0)
     before = load_stable_diffusion(cfg.model, 16)
     grids = []
-    result = train_t2i_run(parse_params({}), 0, cfg, context,
+    result = train_t2i_run(committed_params(), 0, cfg, context,
                            on_epoch=lambda e, m, s: grids.append(s["cat"].images.shape))
     assert grids == [(2, 3, 16, 16)] * 2
     assert [set(h) >= {"train/loss", "val/hall_rate", "val/mean_hall/mixed"} for h in result.history] == [True] * 2
@@ -104,18 +108,18 @@ def test_paper_path_trains_only_the_unet_and_samples_with_guidance(sd_folder: Pa
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_paper_path_in_fp16_on_a_gpu(sd_folder: Path):
     """The paper profile's accelerate setting: fp16 autocast, frozen VAE in fp16, on CUDA."""
-    cfg = T2IConfig.model_validate({
+    cfg = T2IConfig.model_validate(section_with("t2i", {
         "seeds": [0], "resolution": 16, "caption_templates": ["a {}"],
         "prompts": [{"name": "cat", "text": "a cat"}], "model": {"pretrained": str(sd_folder)},
         "train": {"epochs": 1, "batch_size": 2, "mixed_precision": "fp16",
                   "fixed_noise_images": 2},
-        "sample": {"k": 2, "steps": 2, "guidance_scale": 7.5}, "eval": {"n_boot": 20}})
+        "sample": {"k": 2, "steps": 2, "guidance_scale": 7.5}, "eval": {"n_boot": 20}}))
     spec = ClipSpec(embed_dim=8, width=16, heads=2, vision_layers=1, text_layers=1, patch_size=4,
                     image_size=8, context_length=8)
     images = TrainImages(np.array([0, 1, 0, 1]), ("cat", "dog"),
                          pixels=np.random.default_rng(0).random((4, 3, 16, 16), dtype=np.float32),
                          resolution=16)
-    result = train_t2i_run(parse_params({}), 0, cfg,
+    result = train_t2i_run(committed_params(), 0, cfg,
                            T2IContext(images, build_clip(spec), spec, lambda e: e[:, 0] > 0))
     assert np.isfinite(result.history[0]["train/loss"])
     assert result.model.codec.vae.dtype == torch.float16

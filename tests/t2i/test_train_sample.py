@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from deltahall.config import parse_params
+from params_helpers import committed_params, section_with
 from deltahall.t2i.config import T2IConfig
 from deltahall.t2i.data import TrainImages
 from deltahall.t2i.model import build_small_model
@@ -37,9 +37,9 @@ def context() -> T2IContext:
 
 
 def _run(context: T2IContext, seed: int, **train) -> list[dict]:
-    cfg = T2IConfig.model_validate({**CFG, "train": {**CFG["train"], **train}})
+    cfg = T2IConfig.model_validate(section_with("t2i", {**CFG, "train": {**CFG["train"], **train}}))
     seen = []
-    result = train_t2i_run(parse_params({}), seed, cfg, context,
+    result = train_t2i_run(committed_params(), seed, cfg, context,
                            on_epoch=lambda e, m, s: seen.append((e, sorted(s), s["any"].images)))
     assert [e for e, _, _ in seen] == [1, 2, 3][:cfg.train.epochs]
     assert all(names == ["any", "bright"] for _, names, _ in seen)
@@ -64,7 +64,7 @@ def test_same_seed_same_numbers_and_the_loss_falls(context: T2IContext):
 
 def test_fixed_seeds_give_the_same_images_and_guidance_changes_them(context: T2IContext):
     torch.manual_seed(0)
-    model = build_small_model(T2IConfig.model_validate(CFG).model, 8, context.clip, 8)
+    model = build_small_model(T2IConfig.model_validate(section_with("t2i", CFG)).model, 8, context.clip, 8)
     cond, empty = model.text(["a bright"]), model.text([""])
     seeds = sample_seeds(0, "bright", 4)
     assert seeds == sample_seeds(0, "bright", 4) and seeds != sample_seeds(0, "any", 4)

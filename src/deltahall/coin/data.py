@@ -10,6 +10,8 @@ does not reveal, so P(K | coins) is a two-mode mixture and its mean falls betwee
 """
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -88,8 +90,45 @@ def save_coin_data(data: CoinData, path: Path) -> None:
     tmp.replace(path)  # atomic: a crash never leaves a half-written dataset behind
 
 
-def load_coin_data(path: Path) -> CoinData:
+COIN_ARRAYS = ("coin_ids", "heads", "state", "state_probs", "state_weights")
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            found = {k: f[k] for k in COIN_ARRAYS if k in f.files}
+    except (OSError, EOFError, ValueError, TypeError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValueError(f"{path}: not a readable coin dataset (.npz): {err}; rerun "
+                         f"`deltahall coin-data`") from None
+    missing = [k for k in COIN_ARRAYS if k not in found]
+    if missing:
+        raise ValueError(f"{path}: not a coin dataset: missing array(s) {', '.join(missing)}; "
+                         f"rerun `deltahall coin-data`")
+    return found
+
+
+def check_coin_data(data: CoinData, n_coins: int, path: Path) -> CoinData:
+    """Shapes agree and every value is in range; errors name the file, array and first row."""
+    m = len(data.heads)
+    if data.coin_ids.ndim != 2 or data.state_probs.ndim != 3 or data.state_weights.ndim != 1:
+        raise ValueError(f"{path}: coin_ids, state_probs, state_weights must be 2-, 3-, 1-d "
+                         f"(got {data.coin_ids.ndim}, {data.state_probs.ndim}, "
+                         f"{data.state_weights.ndim})")
+    lengths = {k: len(getattr(data, k)) for k in ("coin_ids", "heads", "state", "state_probs")}
+    if len(set(lengths.values())) != 1 or m == 0:
+        raise ValueError(f"{path}: arrays disagree on the number of examples: {lengths}")
+    for name, values, high in (("coin_ids", data.coin_ids, n_coins - 1),
+                               ("heads", data.heads, data.n_choose),
+                               ("state", data.state, len(data.state_weights) - 1)):
+        bad = np.flatnonzero(((values < 0) | (values > high)).reshape(m, -1).any(axis=1))
+        if bad.size:
+            raise ValueError(f"{path}: row {bad[0]}: {name} must lie in 0..{high} "
+                             f"(got {values[bad[0]].tolist()})")
+    return data
+
+
+def load_coin_data(path: Path, n_coins: int) -> CoinData:
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: coin dataset missing; run `deltahall coin-data` first")
-    with np.load(path) as f:
-        return CoinData(f["coin_ids"], f["heads"], f["state"], f["state_probs"], f["state_weights"])
+    arrays = _read_arrays(Path(path))
+    return check_coin_data(CoinData(**arrays), n_coins, Path(path))

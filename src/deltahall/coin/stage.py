@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deltahall.coin.data import (Variant, generate_coin_data, load_coin_data, regime_table,
-                                 save_coin_data, split_train_val)
+from deltahall.coin.data import (CoinData, Variant, generate_coin_data, load_coin_data,
+                                 regime_table, save_coin_data, split_train_val)
 from deltahall.coin.metrics import population_reference
 from deltahall.coin.model import count_parameters
 from deltahall.coin.train import train_coin_model
@@ -77,12 +77,12 @@ def _summarise(finals: dict[int, dict[str, float]], reference: dict[str, float])
 def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> dict:
     """Train one model per seed; per-epoch metrics to a CSV (flushed each epoch) and MLflow."""
     n_choose, seeds, shrink = resolve_grid(params, variant, n_choose)
-    for seed in seeds:  # fail before writing anything if a dataset is missing
-        if not data_path(variant, n_choose, seed).exists():
-            raise FileNotFoundError(f"{data_path(variant, n_choose, seed)}: coin dataset "
-                                    f"missing; run `deltahall coin-data` first")
     cfg = params.coin
     table, weights = regime_table(n_choose, variant, shrink)
+    # Every seed's dataset is read and checked before anything is trained or written.
+    datasets = {seed: split_train_val(load_coin_data(data_path(variant, n_choose, seed),
+                                                     table.shape[1]), cfg.val_fraction)
+                for seed in seeds}
     reference = population_reference(table, weights, n_choose, cfg.eval.rounding, cfg.eval.delta)
     ref_metrics = {f"ref/{k}": v for k, v in reference.items()}
     hist_file = history_path(variant, n_choose)
@@ -94,7 +94,7 @@ def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> di
         writer.writeheader()
         for seed in seeds:
             finals[seed] = _train_seed(params, variant, n_choose, seed, shrink,
-                                       ref_metrics, writer, fh)
+                                       datasets[seed], ref_metrics, writer, fh)
     summary = _summarise(finals, reference)
     out = METRICS / f"{variant}_n{n_choose}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,10 +103,10 @@ def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> di
 
 
 def _train_seed(params: Params, variant: Variant, n_choose: int, seed: int, shrink: float,
-                ref_metrics: dict[str, float], writer: csv.DictWriter, fh) -> dict[str, float]:
+                data: tuple[CoinData, CoinData], ref_metrics: dict[str, float],
+                writer: csv.DictWriter, fh) -> dict[str, float]:
     cfg = params.coin
-    train, val = split_train_val(load_coin_data(data_path(variant, n_choose, seed)),
-                                 cfg.val_fraction)
+    train, val = data
     run_params = {"variant": variant, "n_choose": n_choose, "seed": seed,
                   "data_seed": derive_seed("coin-data", variant, n_choose, seed),
                   "n_examples": cfg.n_examples, "n_train": len(train), "n_val": len(val),

@@ -11,16 +11,16 @@ from deltahall.strict import Strict
 class QAModelConfig(Strict):
     # "" = a tiny Qwen2 built and pretrained by qa_pretrain (default: CPU, no download);
     # else a hub name or local dir (paper: Qwen/Qwen1.5-1.8B-Chat, Qwen/Qwen2.5-7B-Instruct).
-    pretrained: str = ""
-    revision: str = ""                 # hub revision of `pretrained`; "" = the default branch
-    local_files_only: bool = True      # never download unless a profile says so
+    pretrained: str
+    revision: str  # hub revision of `pretrained`; "" = the default branch
+    local_files_only: bool  # never download unless a profile says so
     # The tiny model (ignored when `pretrained` is set).
-    vocab_size: int = Field(1024, ge=258, le=65_536)  # byte-level BPE: 256 bytes + EOS + merges
-    hidden_size: int = Field(128, ge=8, le=8192)
-    num_layers: int = Field(2, ge=1, le=64)
-    num_heads: int = Field(4, ge=1, le=64)
-    max_positions: int = Field(256, ge=32, le=32_768)
-    seed: int = 0
+    vocab_size: int = Field(ge=258, le=65_536)  # byte-level BPE: 256 bytes + EOS + merges
+    hidden_size: int = Field(ge=8, le=8192)
+    num_layers: int = Field(ge=1, le=64)
+    num_heads: int = Field(ge=1, le=64)
+    max_positions: int = Field(ge=32, le=32_768)
+    seed: int
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "QAModelConfig":
@@ -33,33 +33,32 @@ class QAModelConfig(Strict):
 class QAPretrainConfig(Strict):
     """Full-parameter pretraining of the tiny base (skipped for a pretrained model)."""
 
-    epochs: int = Field(20, ge=1, le=10_000)
-    lr: float = Field(3e-3, gt=0.0, le=1.0)
-    batch_size: int = Field(32, ge=1, le=100_000)
+    epochs: int = Field(ge=1, le=10_000)
+    lr: float = Field(gt=0.0, le=1.0)
+    batch_size: int = Field(ge=1, le=100_000)
 
 
 class QALoraConfig(Strict):
-    r: int = Field(8, ge=1, le=1024)
-    alpha: int = Field(16, ge=1, le=4096)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+    r: int = Field(ge=1, le=1024)
+    alpha: int = Field(ge=1, le=4096)
+    dropout: float = Field(ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(min_length=1)
 
 
 class QATrainConfig(Strict):
     """LoRA fine-tuning on the two-answer pairs; the LR is constant (see qa/train.py)."""
 
-    lr: float = Field(2e-3, gt=0.0, le=1.0)
-    batch_size: int = Field(16, ge=1, le=100_000)
+    lr: float = Field(gt=0.0, le=1.0)
+    batch_size: int = Field(ge=1, le=100_000)
 
 
 class QAGridConfig(Strict):
     # Table 1: 2, 3 and 4 epochs x 2 seeds; one MLflow run per (epochs, seed) cell.
-    epochs: list[int] = Field(default_factory=lambda: [2, 3, 4], min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
+    epochs: list[int] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
     # true: train each seed once to max(epochs) and record cell E from epochs 0..E (exact with
     # the constant LR, see qa/stage.py); false: train every cell from the base on its own.
-    share_prefix: bool = True
+    share_prefix: bool
 
     @model_validator(mode="after")
     def _valid_lists(self) -> "QAGridConfig":
@@ -72,16 +71,15 @@ class QAGridConfig(Strict):
 
 class QAEvalConfig(Strict):
     # An answer δ-hallucinates iff its resemblance to each valid answer is <= delta.
-    delta: float = Field(0.5, ge=0.0, lt=1.0)
+    delta: float = Field(ge=0.0, lt=1.0)
     # Kalai et al.'s confidence targets t: answer iff confidence > t, wrong costs t/(1-t).
-    confidence_targets: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.9],
-                                            min_length=1)
-    max_new_tokens: int = Field(32, ge=1, le=4096)
-    batch_size: int = Field(32, ge=1, le=4096)
-    temperature: float = Field(1.0, gt=0.0, le=10.0)  # sampled decoding only
-    top_p: float = Field(1.0, gt=0.0, le=1.0)         # sampled decoding only
-    n_boot: int = Field(1000, ge=10, le=100_000)      # bootstrap resamples for every CI
-    ci_level: float = Field(0.95, gt=0.0, lt=1.0)
+    confidence_targets: list[float] = Field(min_length=1)
+    max_new_tokens: int = Field(ge=1, le=4096)
+    batch_size: int = Field(ge=1, le=4096)
+    temperature: float = Field(gt=0.0, le=10.0)  # sampled decoding only
+    top_p: float = Field(gt=0.0, le=1.0)         # sampled decoding only
+    n_boot: int = Field(ge=10, le=100_000)      # bootstrap resamples for every CI
+    ci_level: float = Field(gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _valid_targets(self) -> "QAEvalConfig":
@@ -92,18 +90,18 @@ class QAEvalConfig(Strict):
 
 
 class QAConfig(Strict):
-    questions_path: str = "data/qa/open_questions.jsonl"  # two valid answers per question
-    truthfulqa_path: str = "data/qa/truthfulqa_mini.csv"  # paper: the real 817-row file
-    max_questions: int = Field(0, ge=0)   # 0 = all; the first N questions (smoke runs)
-    max_truthfulqa: int = Field(0, ge=0)  # 0 = all; the first N TruthfulQA rows
+    questions_path: str  # two valid answers per question
+    truthfulqa_path: str  # paper: the real 817-row file
+    max_questions: int = Field(ge=0)   # 0 = all; the first N questions (smoke runs)
+    max_truthfulqa: int = Field(ge=0)  # 0 = all; the first N TruthfulQA rows
     # Held-out questions: never in pretraining nor LoRA training (val/* metrics).
-    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    split_seed: int = 0
-    decoding: Literal["greedy", "sampled"] = "greedy"
-    torch_threads: int = Field(2, ge=1, le=256)
-    model: QAModelConfig = QAModelConfig()
-    pretrain: QAPretrainConfig = QAPretrainConfig()
-    lora: QALoraConfig = QALoraConfig()
-    train: QATrainConfig = QATrainConfig()
-    grid: QAGridConfig = QAGridConfig()
-    eval: QAEvalConfig = QAEvalConfig()
+    val_fraction: float = Field(gt=0.0, lt=1.0)
+    split_seed: int
+    decoding: Literal["greedy", "sampled"]
+    torch_threads: int = Field(ge=1, le=256)
+    model: QAModelConfig
+    pretrain: QAPretrainConfig
+    lora: QALoraConfig
+    train: QATrainConfig
+    grid: QAGridConfig
+    eval: QAEvalConfig

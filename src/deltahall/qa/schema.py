@@ -102,9 +102,22 @@ def parse_open_questions(lines: Iterable[str], source: str = "<memory>") -> list
     return out
 
 
+def _utf8_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """The file's text; a byte that is not UTF-8 is an error naming its line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise DataSchemaError(str(path), f"line {line}",
+                              f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})") from None
+
+
 def load_open_questions(path: str | Path) -> list[OpenQuestion]:
-    with open(path, encoding="utf-8") as handle:
-        return parse_open_questions(handle, source=str(path))
+    questions = parse_open_questions(_utf8_text(path).splitlines(), source=str(path))
+    if not questions:
+        raise DataSchemaError(str(path), "whole file", "no questions (the file is empty)")
+    return questions
 
 
 # --------------------------------------------------------------------------- TruthfulQA CSV
@@ -155,5 +168,8 @@ def parse_truthfulqa(
 
 def load_truthfulqa(path: str | Path) -> list[TruthfulQARow]:
     """Read a TruthfulQA-format CSV file (UTF-8; a leading byte-order mark is tolerated)."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        return parse_truthfulqa(csv.DictReader(handle), source=str(path))
+    text = _utf8_text(path, "utf-8-sig")
+    rows = parse_truthfulqa(csv.DictReader(io.StringIO(text, newline="")), source=str(path))
+    if not rows:
+        raise DataSchemaError(str(path), "whole file", "no data rows")
+    return rows

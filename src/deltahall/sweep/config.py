@@ -59,10 +59,10 @@ def _space(knobs: dict[str, Knob], allowed: tuple[str, ...], section: str) -> No
 
 
 class StudyConfig(Strict):
-    n_trials: int = Field(12, ge=1, le=100_000)   # trials of the study, over all workers
+    n_trials: int = Field(ge=1, le=100_000)   # trials of the study, over all workers
     # Every trial trains once per seed (same seeds in every trial: differences between trials
     # come from the knobs); its objectives are the means over seeds, its curves give the bands.
-    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
+    seeds: list[int] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_seeds(self) -> "StudyConfig":
@@ -71,20 +71,12 @@ class StudyConfig(Strict):
         return self
 
 
-def _coin_space() -> dict[str, Knob]:
-    return {"lr": Knob(type="float", low=1e-4, high=1e-2, log=True),
-            "epochs": Knob(type="int", low=1, high=6),
-            "d_model": Knob(type="categorical", choices=[8, 16, 32]),
-            "n_layers": Knob(type="int", low=1, high=2),
-            "batch_size": Knob(type="categorical", choices=[64, 128, 256])}
-
-
 class CoinSweepConfig(StudyConfig):
     """Coin aggregation (paper §6.1) on one N, with a small generated dataset per seed."""
 
-    n_choose: int = Field(3, ge=1, le=12)
-    n_examples: int = Field(2000, ge=10, le=10_000_000)
-    space: dict[str, Knob] = Field(default_factory=_coin_space)
+    n_choose: int = Field(ge=1, le=12)
+    n_examples: int = Field(ge=10, le=10_000_000)
+    space: dict[str, Knob]
 
     @model_validator(mode="after")
     def _known_knobs(self) -> "CoinSweepConfig":
@@ -92,18 +84,12 @@ class CoinSweepConfig(StudyConfig):
         return self
 
 
-def _qa_space() -> dict[str, Knob]:
-    return {"lr": Knob(type="float", low=3e-4, high=1e-2, log=True),
-            "epochs": Knob(type="int", low=1, high=3),
-            "r": Knob(type="categorical", choices=[2, 4, 8])}
-
-
 class QASweepConfig(StudyConfig):
     """Open-ended QA (paper §6.2): LoRA on the base that `qa_pretrain` made."""
 
-    n_trials: int = Field(4, ge=1, le=100_000)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    space: dict[str, Knob] = Field(default_factory=_qa_space)
+    n_trials: int = Field(ge=1, le=100_000)
+    seeds: list[int] = Field(min_length=1)
+    space: dict[str, Knob]
 
     @model_validator(mode="after")
     def _known_knobs(self) -> "QASweepConfig":
@@ -111,17 +97,12 @@ class QASweepConfig(StudyConfig):
         return self
 
 
-def _t2i_space() -> dict[str, Knob]:
-    return {"lr": Knob(type="float", low=3e-4, high=3e-3, log=True),
-            "epochs": Knob(type="int", low=1, high=3)}
-
-
 class T2ISweepConfig(StudyConfig):
     """Text-to-image (paper §6.3): UNet fine-tuning judged by the registered HCDR detector."""
 
-    n_trials: int = Field(4, ge=1, le=100_000)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    space: dict[str, Knob] = Field(default_factory=_t2i_space)
+    n_trials: int = Field(ge=1, le=100_000)
+    seeds: list[int] = Field(min_length=1)
+    space: dict[str, Knob]
 
     @model_validator(mode="after")
     def _known_knobs(self) -> "T2ISweepConfig":
@@ -133,19 +114,19 @@ class SweepConfig(Strict):
     # Where the studies live; {experiment} is replaced by the experiment's name (coin, qa, t2i).
     # sqlite:///PATH: one worker (default); journal:PATH: parallel workers on one machine;
     # postgresql://user:pass@host/db: workers on several machines. Same code for all three.
-    storage: str = "sqlite:///outputs/sweep/{experiment}/optuna.db"
-    study_name: str = "deltahall-{experiment}"
-    sampler: Literal["tpe", "qmc", "random"] = "tpe"
-    seed: int = 0
+    storage: str
+    study_name: str
+    sampler: Literal["tpe", "qmc", "random"]
+    seed: int
     # Analysis: bootstrap over trials (and over runs for the within-run correlations).
-    n_boot: int = Field(1000, ge=10, le=100_000)
-    ci_level: float = Field(0.95, gt=0.0, lt=1.0)
+    n_boot: int = Field(ge=10, le=100_000)
+    ci_level: float = Field(gt=0.0, lt=1.0)
     # Verdict: "lowers" iff the CI of Spearman(loss, rate) lies above 0; "does not" iff it lies
     # below min_effect (no positive association as strong as this); else "inconclusive".
-    min_effect: float = Field(0.3, gt=0.0, le=1.0)
-    coin: CoinSweepConfig = CoinSweepConfig()
-    qa: QASweepConfig = QASweepConfig()
-    t2i: T2ISweepConfig = T2ISweepConfig()
+    min_effect: float = Field(gt=0.0, le=1.0)
+    coin: CoinSweepConfig
+    qa: QASweepConfig
+    t2i: T2ISweepConfig
 
     @field_validator("storage")
     @classmethod

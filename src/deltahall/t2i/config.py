@@ -8,9 +8,6 @@ from pydantic import Field, model_validator
 
 from deltahall.strict import Strict
 
-# The caption templates the small CLIP was trained on (vision/images.py): its text tower has
-# only seen these, so the UNet is conditioned on the same strings.
-DIGIT_TEMPLATES = ["a photo of the digit {}", "a handwritten {}", "the number {} written by hand"]
 
 
 class PromptConfig(Strict):
@@ -25,31 +22,21 @@ class PromptConfig(Strict):
         return self
 
 
-def _digit_prompts() -> list[PromptConfig]:
-    # Paper §6.3.1: one prompt per class, in the caption style but not a training caption
-    # ("a realistic photo of a friendly dog", "a fluffy cat sitting on a sofa"), and one mixed
-    # prompt that names no class ("a cute pet animal").
-    return [PromptConfig(name="zero", text="a clear photo of the digit zero"),
-            PromptConfig(name="one", text="the number one written by hand"),
-            PromptConfig(name="mixed", text="a handwritten digit")]
-
-
 class T2IModelConfig(Strict):
     # "" = a small pixel-space UNet2DConditionModel built here, conditioned on the small CLIP's
     # text tower (outputs/clip); else a Stable Diffusion folder or hub id (paper:
     # stable-diffusion-v1-5/stable-diffusion-v1-5) whose UNet is fine-tuned, text encoder and
     # VAE frozen.
-    pretrained: str = ""
-    revision: str = ""                  # hub revision of `pretrained`; "" = default branch
-    local_files_only: bool = True       # never download unless a profile says so
+    pretrained: str
+    revision: str  # hub revision of `pretrained`; "" = default branch
+    local_files_only: bool  # never download unless a profile says so
     # The small UNet (ignored when `pretrained` is set).
-    block_out_channels: list[int] = Field(default_factory=lambda: [32, 64], min_length=1,
-                                          max_length=4)
-    layers_per_block: int = Field(1, ge=1, le=4)
-    attention_head_dim: int = Field(8, ge=1, le=256)
-    norm_num_groups: int = Field(8, ge=1, le=64)
-    train_timesteps: int = Field(1000, ge=10, le=10_000)
-    beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
+    block_out_channels: list[int] = Field(min_length=1, max_length=4)
+    layers_per_block: int = Field(ge=1, le=4)
+    attention_head_dim: int = Field(ge=1, le=256)
+    norm_num_groups: int = Field(ge=1, le=64)
+    train_timesteps: int = Field(ge=10, le=10_000)
+    beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"]
 
     @model_validator(mode="after")
     def _groups_divide_channels(self) -> "T2IModelConfig":
@@ -62,43 +49,42 @@ class T2IModelConfig(Strict):
 
 
 class T2ITrainConfig(Strict):
-    epochs: int = Field(8, ge=1, le=10_000)
-    batch_size: int = Field(32, ge=1, le=100_000)
-    lr: float = Field(1e-3, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
+    epochs: int = Field(ge=1, le=10_000)
+    batch_size: int = Field(ge=1, le=100_000)
+    lr: float = Field(gt=0.0, le=1.0)
+    weight_decay: float = Field(ge=0.0, le=1.0)
     # accelerate's setting: "fp16"/"bf16" need a GPU (paper profile).
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    mixed_precision: Literal["no", "fp16", "bf16"]
     # Images of a fixed subset scored with fixed noise and timesteps every epoch: a
     # low-variance loss curve beside the per-batch mean (`train/loss`).
-    fixed_noise_images: int = Field(128, ge=1, le=100_000)
+    fixed_noise_images: int = Field(ge=1, le=100_000)
     # 1: small tensors gain nothing from a second thread, which stalls when cores are shared
-    torch_threads: int = Field(1, ge=1, le=256)
+    torch_threads: int = Field(ge=1, le=256)
 
 
 class T2ISampleConfig(Strict):
-    k: int = Field(8, ge=2, le=10_000)              # images per prompt per epoch
-    steps: int = Field(10, ge=1, le=1000)           # DDIM steps
-    guidance_scale: float = Field(1.0, ge=1.0, le=50.0)  # 1 = no classifier-free guidance
-    eta: float = Field(0.0, ge=0.0, le=1.0)         # 0 = deterministic DDIM
+    k: int = Field(ge=2, le=10_000)              # images per prompt per epoch
+    steps: int = Field(ge=1, le=1000)           # DDIM steps
+    guidance_scale: float = Field(ge=1.0, le=50.0)  # 1 = no classifier-free guidance
+    eta: float = Field(ge=0.0, le=1.0)         # 0 = deterministic DDIM
 
 
 class T2IEvalConfig(Strict):
-    n_boot: int = Field(1000, ge=10, le=100_000)
-    level: float = Field(0.95, gt=0.0, lt=1.0)
+    n_boot: int = Field(ge=10, le=100_000)
+    level: float = Field(gt=0.0, lt=1.0)
 
 
 class T2IConfig(Strict):
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seeds: list[int] = Field(min_length=1)
     # Side of the images trained on and generated (digits are 8×8 natively; paper: 512).
-    resolution: int = Field(16, ge=8, le=1024)
-    caption_templates: list[str] = Field(default_factory=lambda: list(DIGIT_TEMPLATES),
-                                         min_length=1)
-    prompts: list[PromptConfig] = Field(default_factory=_digit_prompts, min_length=1)
-    detector_alias: str = Field("champion", min_length=1)   # models:/<name>@<alias>
-    model: T2IModelConfig = T2IModelConfig()
-    train: T2ITrainConfig = T2ITrainConfig()
-    sample: T2ISampleConfig = T2ISampleConfig()
-    eval: T2IEvalConfig = T2IEvalConfig()
+    resolution: int = Field(ge=8, le=1024)
+    caption_templates: list[str] = Field(min_length=1)
+    prompts: list[PromptConfig] = Field(min_length=1)
+    detector_alias: str = Field(min_length=1)   # models:/<name>@<alias>
+    model: T2IModelConfig
+    train: T2ITrainConfig
+    sample: T2ISampleConfig
+    eval: T2IEvalConfig
 
     @model_validator(mode="after")
     def _consistent(self) -> "T2IConfig":

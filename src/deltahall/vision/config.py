@@ -11,27 +11,27 @@ from deltahall.strict import Strict as _Strict
 class ImagesConfig(_Strict):
     # digits: scikit-learn's handwritten digits in data/images (default, no download);
     # afhq: AFHQ cats and dogs in data/afhq (paper §6.3).
-    dataset: Literal["digits", "afhq"] = "digits"
-    image_size: int = Field(32, ge=8, le=1024)
+    dataset: Literal["digits", "afhq"]
+    image_size: int = Field(ge=8, le=1024)
     # The two classes standing for the paper's cats and dogs (class names of the dataset).
-    classes: list[str] = Field(default_factory=lambda: ["zero", "one"], min_length=1)
+    classes: list[str] = Field(min_length=1)
 
 
 class ClipConfig(_Strict):
     # "" = the small open_clip CLIP built and trained here; "ViT-B-32/openai" = paper.
-    pretrained: str = ""
-    embed_dim: int = Field(64, ge=4, le=4096)
-    width: int = Field(64, ge=8, le=4096)
-    heads: int = Field(4, ge=1, le=64)
-    vision_layers: int = Field(2, ge=1, le=48)
-    text_layers: int = Field(2, ge=1, le=48)
-    patch_size: int = Field(8, ge=1, le=64)
-    context_length: int = Field(16, ge=4, le=77)
-    epochs: int = Field(15, ge=0, le=10_000)
-    batch_size: int = Field(128, ge=2, le=100_000)
-    lr: float = Field(1e-3, gt=0.0, le=1.0)
-    seed: int = 0
-    torch_threads: int = Field(2, ge=1, le=256)
+    pretrained: str
+    embed_dim: int = Field(ge=4, le=4096)
+    width: int = Field(ge=8, le=4096)
+    heads: int = Field(ge=1, le=64)
+    vision_layers: int = Field(ge=1, le=48)
+    text_layers: int = Field(ge=1, le=48)
+    patch_size: int = Field(ge=1, le=64)
+    context_length: int = Field(ge=4, le=77)
+    epochs: int = Field(ge=0, le=10_000)
+    batch_size: int = Field(ge=2, le=100_000)
+    lr: float = Field(gt=0.0, le=1.0)
+    seed: int
+    torch_threads: int = Field(ge=1, le=256)
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "ClipConfig":
@@ -41,18 +41,17 @@ class ClipConfig(_Strict):
 
 
 class DetectorConfig(_Strict):
-    pca_dim: int = Field(128, ge=1, le=4096)          # paper: 128; capped by the embedding
-    quantile: float = Field(0.1, gt=0.0, lt=1.0)      # 10 % quantile, paper §6.3
-    fit_fraction: float = Field(0.8, gt=0.0, lt=1.0)  # 80 % fit / 20 % held out
-    max_components: int = Field(6, ge=1, le=100)      # reference code: min(6, max(2, n // 200))
-    min_components: int = Field(2, ge=1, le=100)
-    points_per_component: int = Field(200, ge=1)
-    reg_covar: float = Field(1e-3, gt=0.0, le=1.0)
-    coverage_tolerance: float = Field(0.05, gt=0.0, lt=1.0)  # |coverage − 0.9| for `champion`
-    n_boot: int = Field(1000, ge=10, le=100_000)
-    mix_weights: list[float] = Field(
-        default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
-    seed: int = 0
+    pca_dim: int = Field(ge=1, le=4096)          # paper: 128; capped by the embedding
+    quantile: float = Field(gt=0.0, lt=1.0)      # 10 % quantile, paper §6.3
+    fit_fraction: float = Field(gt=0.0, lt=1.0)  # 80 % fit / 20 % held out
+    max_components: int = Field(ge=1, le=100)      # reference code: min(6, max(2, n // 200))
+    min_components: int = Field(ge=1, le=100)
+    points_per_component: int = Field(ge=1)
+    reg_covar: float = Field(gt=0.0, le=1.0)
+    coverage_tolerance: float = Field(gt=0.0, lt=1.0)  # |coverage − 0.9| for `champion`
+    n_boot: int = Field(ge=10, le=100_000)
+    mix_weights: list[float] = Field(min_length=1)
+    seed: int
 
     @model_validator(mode="after")
     def _consistent(self) -> "DetectorConfig":

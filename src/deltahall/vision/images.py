@@ -37,33 +37,76 @@ def upsample(images: np.ndarray, size: int) -> np.ndarray:
     return resized.clamp(0.0, 1.0).repeat(1, 3, 1, 1).numpy()
 
 
-def load_digits(data_dir: Path, image_size: int) -> ImageSet:
-    folder = Path(data_dir) / "images"
+def _load_npy(path: Path) -> np.ndarray:
     try:
-        raw = np.load(folder / "digits_images.npy", allow_pickle=False)
-        labels = np.load(folder / "digits_labels.npy", allow_pickle=False)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{err.filename} missing: run `make data` (or `deltahall data`)") from None
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing: run `make data` (or `deltahall data`)") from None
+    except (ValueError, EOFError, OSError) as err:
+        raise ValueError(f"{path}: not a readable .npy array ({err})") from None
+
+
+def read_digits_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The shipped digits as (n, 8, 8) grey levels 0–16 and (n,) labels 0–9, checked: every
+    defect names its file (and the first bad row)."""
+    folder = Path(data_dir) / "images"
+    images_path, labels_path = folder / "digits_images.npy", folder / "digits_labels.npy"
+    raw, labels = _load_npy(images_path), _load_npy(labels_path)
+    if raw.ndim != 3 or raw.shape[0] == 0 or not np.issubdtype(raw.dtype, np.number):
+        raise ValueError(f"{images_path}: expected a non-empty numeric (n, h, w) array, got "
+                         f"shape {raw.shape} dtype {raw.dtype}")
+    bad = np.flatnonzero(~((raw >= 0) & (raw <= 16)).reshape(len(raw), -1).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{images_path}: row {bad[0]}: grey levels must lie in 0..16")
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{labels_path}: expected a 1-d integer array, got shape "
+                         f"{labels.shape} dtype {labels.dtype}")
+    if len(labels) != len(raw):
+        raise ValueError(f"{labels_path}: {len(labels)} labels for {len(raw)} images in "
+                         f"{images_path.name}")
+    bad = np.flatnonzero((labels < 0) | (labels >= len(DIGIT_NAMES)))
+    if bad.size:
+        raise ValueError(f"{labels_path}: row {bad[0]}: label {labels[bad[0]]} is not a digit "
+                         f"0..{len(DIGIT_NAMES) - 1}")
+    return raw, labels
+
+
+def load_digits(data_dir: Path, image_size: int) -> ImageSet:
+    raw, labels = read_digits_arrays(data_dir)
     grey = raw.astype(np.float32) / 16.0  # grey levels 0–16 in the UCI digits
     return ImageSet(upsample(grey, image_size), labels.astype(np.int64), DIGIT_NAMES)
+
+
+def afhq_files(root: Path, classes: tuple[str, ...], split: str = "train") -> list[list[Path]]:
+    """The image files of each class folder; a class without images is an error."""
+    out = []
+    for name in classes:
+        files = sorted(p for p in (Path(root) / split / name).glob("*") if p.suffix.lower() in
+                       {".jpg", ".jpeg", ".png"})
+        if not files:
+            raise FileNotFoundError(f"no images in {Path(root) / split / name}")
+        out.append(files)
+    return out
+
+
+def _open_rgb(path: Path, image_size: int) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB").resize((image_size, image_size), Image.BICUBIC)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from None
+    return np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
 def load_afhq(root: Path, image_size: int, classes: tuple[str, ...] = ("cat", "dog"),
               split: str = "train") -> ImageSet:
     """AFHQ (Choi et al. 2020) as downloaded: <root>/<split>/<class>/*.(jpg|png). Paper profile."""
-    from PIL import Image
-
     images, labels = [], []
-    for c, name in enumerate(classes):
-        files = sorted(p for p in (Path(root) / split / name).glob("*") if p.suffix.lower() in
-                       {".jpg", ".jpeg", ".png"})
-        if not files:
-            raise FileNotFoundError(f"no images in {Path(root) / split / name}")
-        for path in files:
-            with Image.open(path) as img:
-                rgb = img.convert("RGB").resize((image_size, image_size), Image.BICUBIC)
-            images.append(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0)
-            labels.append(c)
+    for c, files in enumerate(afhq_files(root, tuple(classes), split)):
+        images.extend(_open_rgb(path, image_size) for path in files)
+        labels.extend([c] * len(files))
     return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(classes))
 
 
