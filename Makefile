@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 2
 # dvc.yaml's stage commands call `deltahall`: put the venv's console scripts first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup data run test test-fast ui bench clean sweep dashboard browser
+.PHONY: help setup data run test test-fast lint ui bench clean sweep dashboard browser
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)
 
-data: setup ## make data/ (the DVC-tracked raw data) present: dvc pull, else materialise the shipped copy and push it
+data: setup ## make data/ present (dvc pull; a fresh clone lays down the shipped copy); never deletes data/
 	$(PY) -m deltahall.cli data
 
 run: data ## run the default pipeline on CPU (dvc repro), tracked in sqlite:///mlflow.db
@@ -43,10 +43,14 @@ test: setup ## run the whole test suite (README's test command; CI runs this)
 test-fast: setup ## the tests without the slow end-to-end ones
 	$(PY) -m pytest -m "not slow and not gpu and not network" $(PYTEST_ARGS)
 
+lint: setup ## ruff: lint and format check of src/ and tests/ (CI runs it)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
 ui: setup ## MLflow UI on 127.0.0.1 (port 5000; UI_PORT=N to change) over the store in params.yaml
 	$(VENV)/bin/mlflow ui --backend-store-uri "$$($(PY) -m deltahall.cli tracking-uri)" --host 127.0.0.1 --port $(UI_PORT)
 
-sweep: data ## Optuna sweeps (coin, qa) of loss vs δ-rate + the analysis with CIs, on CPU (dvc repro)
+sweep: data ## Optuna sweeps (coin, qa, t2i) of loss vs δ-rate + the analysis with CIs, on CPU (dvc repro)
 	$(DVC) repro sweep_analysis
 
 dashboard: setup ## dashboards/index.html (offline) from MLflow and the Optuna studies of `make sweep`

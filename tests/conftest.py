@@ -1,4 +1,5 @@
 """Shared fixtures: a temp SQLite MLflow store, the smoke profile, a scratch working dir."""
+
 from __future__ import annotations
 
 import os

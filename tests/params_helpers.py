@@ -1,5 +1,6 @@
 """The committed params.yaml as tests build on it: no config class has defaults, so a test that
 changes a few values lays them over the committed file (as a profile does)."""
+
 from __future__ import annotations
 
 from pathlib import Path

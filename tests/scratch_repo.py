@@ -1,4 +1,5 @@
 """A scratch copy of the repository for end-to-end tests (`dvc repro` on the smoke profile)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,15 +13,23 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-RESULTS = ("dvc.lock", "metrics/", "plots/")  # the committed default run: a scratch repo makes its own
+RESULTS = (
+    "dvc.lock",
+    "metrics/",
+    "plots/",
+)  # the committed default run: a scratch repo makes its own
 WATCHED = ("outputs", "metrics", "plots", "data", "mlflow.db", "dvc.lock")
 
 
 def env() -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     out["PATH"] = f"{BIN}{os.pathsep}{out.get('PATH', '')}"
-    out.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
+    out.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
     return out
 
 
@@ -36,8 +45,13 @@ def sh(cwd: Path, *cmd: str) -> str:
 
 def make_scratch_repo(target: Path, params_raw: dict) -> Path:
     """The project's files (tracked + untracked, not ignored) in a fresh git repo."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for rel in listed:
         if rel.startswith(RESULTS):
             continue

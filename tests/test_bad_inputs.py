@@ -5,10 +5,11 @@ row, and change nothing under outputs/, metrics/, plots/, data/, the MLflow stor
 One smoke pipeline is reproduced once for the whole module; each case breaks one input, runs,
 checks, and puts the input back.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -23,8 +24,10 @@ pytestmark = pytest.mark.slow
 def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from deltahall.config import profile_params
 
-    repo = make_scratch_repo(tmp_path_factory.mktemp("bad") / "repo",
-                             profile_params("smoke", REPO / "params.yaml", REPO / "profiles"))
+    repo = make_scratch_repo(
+        tmp_path_factory.mktemp("bad") / "repo",
+        profile_params("smoke", REPO / "params.yaml", REPO / "profiles"),
+    )
     sh(repo, str(BIN / "deltahall"), "data", "--no-push")
     sh(repo, str(BIN / "dvc"), "repro")
     return repo
@@ -36,6 +39,7 @@ def _set(path: tuple[str, ...], value) -> Callable[[dict], None]:
         for key in path[:-1]:
             node = node[key]
         node[path[-1]] = value
+
     return edit
 
 
@@ -45,6 +49,7 @@ def _drop(path: tuple[str, ...]) -> Callable[[dict], None]:
         for key in path[:-1]:
             node = node[key]
         del node[path[-1]]
+
     return edit
 
 
@@ -72,16 +77,32 @@ PARAMS_CASES = [
     ("qa-negative-max", _set(("qa", "max_questions"), -1), "qa.max_questions"),
     ("qa-empty-targets", _set(("qa", "lora", "target_modules"), []), "qa.lora.target_modules"),
     ("qa-target-above-1", _set(("qa", "eval", "confidence_targets"), [1.5]), "confidence_targets"),
-    ("t2i-prompt-name", _set(("t2i", "prompts"), [{"name": "Zero!", "text": "x"}]), "t2i.prompts.0"),
-    ("t2i-precision", _set(("t2i", "train", "mixed_precision"), "fp8"), "t2i.train.mixed_precision"),
+    (
+        "t2i-prompt-name",
+        _set(("t2i", "prompts"), [{"name": "Zero!", "text": "x"}]),
+        "t2i.prompts.0",
+    ),
+    (
+        "t2i-precision",
+        _set(("t2i", "train", "mixed_precision"), "fp8"),
+        "t2i.train.mixed_precision",
+    ),
     ("t2i-k-1", _set(("t2i", "sample", "k"), 1), "t2i.sample.k"),
     ("t2i-template", _set(("t2i", "caption_templates"), ["no slot"]), "{}"),
     ("sweep-storage", _set(("sweep", "storage"), "redis://host"), "sweep.storage"),
     ("sweep-sampler", _set(("sweep", "sampler"), "grid"), "sweep.sampler"),
-    ("sweep-knob", _set(("sweep", "coin", "space", "width"), {"type": "int", "low": 1, "high": 2}),
-     "['width']"),
-    ("sweep-log-zero", _set(("sweep", "qa", "space", "lr"),
-                            {"type": "float", "low": 0.0, "high": 1.0, "log": True}), "sweep.qa.space.lr"),
+    (
+        "sweep-knob",
+        _set(("sweep", "coin", "space", "width"), {"type": "int", "low": 1, "high": 2}),
+        "['width']",
+    ),
+    (
+        "sweep-log-zero",
+        _set(
+            ("sweep", "qa", "space", "lr"), {"type": "float", "low": 0.0, "high": 1.0, "log": True}
+        ),
+        "sweep.qa.space.lr",
+    ),
     ("detector-quantile", _set(("detector", "quantile"), 1.5), "detector.quantile"),
     ("detector-components", _set(("detector", "min_components"), 9), "min_components"),
     ("clip-heads", _set(("clip", "heads"), 3), "clip"),
@@ -94,13 +115,30 @@ PARAMS_CASES = [
 # says). A file DVC cannot read or interpolate is refused by DVC itself, before any stage.
 TEXT_CASES = [
     ("empty-file", lambda text: "", "Could not find 'coin.n_choose'", "empty params file"),
-    ("duplicate-key", lambda text: text + "\nprofile: smoke\n", "unable to read: 'params.yaml'",
-     "duplicate key on line"),
-    ("truncated-file", lambda text: text[: text.index("qa:")], "qa: missing key", "qa: missing key"),
-    ("not-yaml", lambda text: text + "\ncoin: [unclosed\n", "unable to read: 'params.yaml'",
-     "not valid YAML"),
-    ("top-level-list", lambda text: "- 1\n- 2\n", "got 'list' in file 'params.yaml'",
-     "top level must be a mapping"),
+    (
+        "duplicate-key",
+        lambda text: text + "\nprofile: smoke\n",
+        "unable to read: 'params.yaml'",
+        "duplicate key on line",
+    ),
+    (
+        "truncated-file",
+        lambda text: text[: text.index("qa:")],
+        "qa: missing key",
+        "qa: missing key",
+    ),
+    (
+        "not-yaml",
+        lambda text: text + "\ncoin: [unclosed\n",
+        "unable to read: 'params.yaml'",
+        "not valid YAML",
+    ),
+    (
+        "top-level-list",
+        lambda text: "- 1\n- 2\n",
+        "got 'list' in file 'params.yaml'",
+        "top level must be a mapping",
+    ),
 ]
 
 
@@ -121,31 +159,57 @@ def _npy_truncated(path: Path) -> None:
 def _labels(values: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], None]:
     def edit(path: Path) -> None:
         np.save(path, values(np.load(path)))
+
     return edit
 
 
-Q, T, IMG, LAB = ("data/qa/open_questions.jsonl", "data/qa/truthfulqa_mini.csv",
-                  "data/images/digits_images.npy", "data/images/digits_labels.npy")
+Q, T, IMG, LAB = (
+    "data/qa/open_questions.jsonl",
+    "data/qa/truthfulqa_mini.csv",
+    "data/images/digits_images.npy",
+    "data/images/digits_labels.npy",
+)
 DATA_CASES = [
     ("jsonl-not-utf8", Q, _jsonl_line3_bad_byte, f"{Q}: line 3: not UTF-8"),
     ("jsonl-empty", Q, lambda p: p.write_text(""), f"{Q}: whole file: no questions"),
     ("jsonl-bad-json", Q, lambda p: p.write_text(p.read_text() + "{oops\n"), f"{Q}: line"),
-    ("jsonl-one-answer", Q, lambda p: p.write_text(
-        p.read_text() + '{"id": "x1", "question": "Q?", "answers": ["a"], "topic": "t"}\n'),
-     "'answers' must be a list of exactly 2"),
-    ("csv-missing-column", T, lambda p: p.write_text(
-        p.read_text().replace("Incorrect Answers", "Wrong", 1)), f"{T}: header (line 1)"),
-    ("csv-header-only", T, lambda p: p.write_text(p.read_text().splitlines()[0] + "\n"),
-     f"{T}: whole file: no data rows"),
+    (
+        "jsonl-one-answer",
+        Q,
+        lambda p: p.write_text(
+            p.read_text() + '{"id": "x1", "question": "Q?", "answers": ["a"], "topic": "t"}\n'
+        ),
+        "'answers' must be a list of exactly 2",
+    ),
+    (
+        "csv-missing-column",
+        T,
+        lambda p: p.write_text(p.read_text().replace("Incorrect Answers", "Wrong", 1)),
+        f"{T}: header (line 1)",
+    ),
+    (
+        "csv-header-only",
+        T,
+        lambda p: p.write_text(p.read_text().splitlines()[0] + "\n"),
+        f"{T}: whole file: no data rows",
+    ),
     ("csv-not-utf8", T, lambda p: p.write_bytes(p.read_bytes() + b"\xfe\xff,x\n"), f"{T}: line"),
     ("npy-garbage", IMG, _npy_garbage, f"{IMG}: not a readable .npy"),
     ("npy-truncated", IMG, _npy_truncated, f"{IMG}: not a readable .npy"),
     ("labels-length", LAB, _labels(lambda a: a[:-5]), f"{LAB}: "),
-    ("labels-range", LAB, _labels(lambda a: np.where(np.arange(len(a)) == 7, 12, a)),
-     f"{LAB}: row 7: label 12"),
+    (
+        "labels-range",
+        LAB,
+        _labels(lambda a: np.where(np.arange(len(a)) == 7, 12, a)),
+        f"{LAB}: row 7: label 12",
+    ),
     ("labels-float", LAB, _labels(lambda a: a.astype(np.float64)), "1-d integer array"),
-    ("images-range", IMG, _labels(lambda a: np.where(np.arange(a.size).reshape(a.shape) == 70,
-                                                     99, a)), f"{IMG}: row 1: grey levels"),
+    (
+        "images-range",
+        IMG,
+        _labels(lambda a: np.where(np.arange(a.size).reshape(a.shape) == 70, 99, a)),
+        f"{IMG}: row 1: grey levels",
+    ),
 ]
 
 
@@ -214,6 +278,7 @@ def _coin_npz(edit: Callable[[dict], None]) -> Callable[[Path], None]:
             arrays = {k: f[k] for k in f.files}
         edit(arrays)
         np.savez(path, **arrays)
+
     return change
 
 
@@ -221,10 +286,16 @@ COIN_CASES = [
     ("npz-truncated", lambda p: p.write_bytes(p.read_bytes()[:200]), "not a readable coin dataset"),
     ("npz-garbage", lambda p: p.write_bytes(b"garbage" * 10), "not a readable coin dataset"),
     ("npz-missing-array", _coin_npz(lambda a: a.pop("heads")), "missing array(s) heads"),
-    ("npz-ids-range", _coin_npz(lambda a: a["coin_ids"].__setitem__((3, 0), 99)),
-     "row 3: coin_ids must lie in 0..3"),
-    ("npz-length", _coin_npz(lambda a: a.__setitem__("heads", a["heads"][:-1])),
-     "disagree on the number of examples"),
+    (
+        "npz-ids-range",
+        _coin_npz(lambda a: a["coin_ids"].__setitem__((3, 0), 99)),
+        "row 3: coin_ids must lie in 0..3",
+    ),
+    (
+        "npz-length",
+        _coin_npz(lambda a: a.__setitem__("heads", a["heads"][:-1])),
+        "disagree on the number of examples",
+    ),
 ]
 
 

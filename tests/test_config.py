@@ -1,4 +1,5 @@
 """params.yaml -> typed config: every bad input names its key; dvc.yaml names only real keys."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,7 @@ import yaml
 
 from deltahall.cli import main
 from deltahall.config import ConfigError, load_params, parse_params, profile_params, read_yaml
+
 from params_helpers import committed_with
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,25 +22,32 @@ def test_committed_params_load_as_default_profile():
     assert params.coin.n_choose == [2, 3, 5]
     assert params.coin.seeds == [0, 1, 2, 3, 4]
     # the paper's architecture (§6.1)
-    assert (params.coin.model.n_layers, params.coin.model.d_model, params.coin.model.ff_dim) == (8, 64, 256)
+    assert (params.coin.model.n_layers, params.coin.model.d_model, params.coin.model.ff_dim) == (
+        8,
+        64,
+        256,
+    )
 
 
-@pytest.mark.parametrize("raw, key, fragment", [
-    ({"coin": {"train": {"epochz": 3}}}, "coin.train.epochz", "unknown key"),
-    ({"coin": {"train": {"epochs": "ten"}}}, "coin.train.epochs", "integer"),
-    ({"coin": {"eval": {"delta": 1.5}}}, "coin.eval.delta", "less than or equal to 1"),
-    ({"coin": {"eval": {"rounding": "floor"}}}, "coin.eval.rounding", "'ceil' or 'round'"),
-    ({"coin": {"model": {"d_model": 30, "n_heads": 4}}}, "coin.model", "divisible"),
-    ({"coin": {"n_choose": [2, 2]}}, "coin", "repeat"),
-    ({"coin_hidden": {"shrink": 0}}, "coin_hidden.shrink", "greater than 0"),
-    ({"colour": 1}, "colour", "unknown key"),
-    ({"coin": {"train": {"epochs": True}}}, "coin.train.epochs", "integer"),
-    ({"coin": {"train": {"epochs": "3"}}}, "coin.train.epochs", "integer"),
-    ({"qa": {"model": {"local_files_only": "no"}}}, "qa.model.local_files_only", "boolean"),
-    ({"tracking": {"uri": "mlflow.db"}}, "tracking.uri", "scheme must be one of"),
-    ({"tracking": {"uri": "ftp://host/x"}}, "tracking.uri", "scheme must be one of"),
-    ({"tracking": {"uri": "sqlite://mlflow.db"}}, "tracking.uri", "sqlite:///PATH"),
-])
+@pytest.mark.parametrize(
+    "raw, key, fragment",
+    [
+        ({"coin": {"train": {"epochz": 3}}}, "coin.train.epochz", "unknown key"),
+        ({"coin": {"train": {"epochs": "ten"}}}, "coin.train.epochs", "integer"),
+        ({"coin": {"eval": {"delta": 1.5}}}, "coin.eval.delta", "less than or equal to 1"),
+        ({"coin": {"eval": {"rounding": "floor"}}}, "coin.eval.rounding", "'ceil' or 'round'"),
+        ({"coin": {"model": {"d_model": 30, "n_heads": 4}}}, "coin.model", "divisible"),
+        ({"coin": {"n_choose": [2, 2]}}, "coin", "repeat"),
+        ({"coin_hidden": {"shrink": 0}}, "coin_hidden.shrink", "greater than 0"),
+        ({"colour": 1}, "colour", "unknown key"),
+        ({"coin": {"train": {"epochs": True}}}, "coin.train.epochs", "integer"),
+        ({"coin": {"train": {"epochs": "3"}}}, "coin.train.epochs", "integer"),
+        ({"qa": {"model": {"local_files_only": "no"}}}, "qa.model.local_files_only", "boolean"),
+        ({"tracking": {"uri": "mlflow.db"}}, "tracking.uri", "scheme must be one of"),
+        ({"tracking": {"uri": "ftp://host/x"}}, "tracking.uri", "scheme must be one of"),
+        ({"tracking": {"uri": "sqlite://mlflow.db"}}, "tracking.uri", "sqlite:///PATH"),
+    ],
+)
 def test_bad_values_name_their_key(raw, key, fragment):
     with pytest.raises(ConfigError) as err:
         parse_params(committed_with(raw), "p.yaml")
@@ -58,7 +67,9 @@ def test_non_mapping_and_bad_yaml_are_reported(tmp_path: Path):
 
 
 def test_cli_rejects_bad_params_and_writes_nothing(workdir: Path, capsys):
-    (workdir / "params.yaml").write_text(yaml.safe_dump(committed_with({"coin": {"n_examples": -5}})))
+    (workdir / "params.yaml").write_text(
+        yaml.safe_dump(committed_with({"coin": {"n_examples": -5}}))
+    )
     assert main(["coin-data", "--n-choose", "2"]) == 2
     err = capsys.readouterr().err
     assert "coin.n_examples" in err and "-5" in err
@@ -69,7 +80,10 @@ def test_profiles_overlay_and_validate():
     smoke = profile_params("smoke", REPO / "params.yaml", REPO / "profiles")
     assert smoke["profile"] == "smoke" and smoke["coin"]["train"]["epochs"] == 2
     assert smoke["coin"]["model"]["ff_dim"] == 32 and smoke["coin"]["eval"]["rounding"] == "ceil"
-    assert profile_params("paper", REPO / "params.yaml", REPO / "profiles")["coin"]["n_examples"] == 40000
+    assert (
+        profile_params("paper", REPO / "params.yaml", REPO / "profiles")["coin"]["n_examples"]
+        == 40000
+    )
     with pytest.raises(ConfigError, match="unknown profile 'nope'; known: paper, smoke"):
         profile_params("nope", REPO / "params.yaml", REPO / "profiles")
 
@@ -91,12 +105,15 @@ def test_every_param_key_in_dvc_yaml_exists_in_config():
             node = node[part]
 
 
-@pytest.mark.parametrize("drop, key", [
-    (("coin", "train", "epochs"), "coin.train.epochs"),
-    (("t2i",), "t2i"),
-    (("tracking", "required"), "tracking.required"),
-    (("sweep", "coin", "space"), "sweep.coin.space"),
-])
+@pytest.mark.parametrize(
+    "drop, key",
+    [
+        (("coin", "train", "epochs"), "coin.train.epochs"),
+        (("t2i",), "t2i"),
+        (("tracking", "required"), "tracking.required"),
+        (("sweep", "coin", "space"), "sweep.coin.space"),
+    ],
+)
 def test_a_missing_key_is_an_error_naming_it_never_a_code_default(drop, key):
     raw = committed_with({})
     node = raw
@@ -118,8 +135,13 @@ def test_no_config_class_carries_a_default():
             yield sub
             yield from subclasses(sub)
 
-    with_defaults = {f"{cls.__name__}.{name}" for cls in subclasses(Strict) if cls is not Knob
-                     for name, field in cls.model_fields.items() if not field.is_required()}
+    with_defaults = {
+        f"{cls.__name__}.{name}"
+        for cls in subclasses(Strict)
+        if cls is not Knob
+        for name, field in cls.model_fields.items()
+        if not field.is_required()
+    }
     assert with_defaults == set()
 
 
@@ -146,8 +168,11 @@ def test_every_value_round_trips_through_dvcs_own_yaml_writer(tmp_path: Path):
 
     for name in ("default", "smoke", "paper"):
         target = tmp_path / f"{name}.yaml"
-        raw = COMMITTED if name == "default" else profile_params(name, REPO / "params.yaml",
-                                                                 REPO / "profiles")
+        raw = (
+            COMMITTED
+            if name == "default"
+            else profile_params(name, REPO / "params.yaml", REPO / "profiles")
+        )
         target.write_text(yaml.safe_dump(raw, sort_keys=False))
         before = load_params(target)
         with modify_yaml(target) as data:

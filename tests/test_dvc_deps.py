@@ -5,59 +5,17 @@ at any depth of a file, so lazy imports inside functions count), starting from t
 module that `deltahall.cli.STAGES` runs for the stage's subcommand. A dep may be the file or a
 folder above it. Without this, editing e.g. `theory/hallucination.py` would rerun nothing.
 """
+
 from __future__ import annotations
 
-import ast
 import shlex
-from pathlib import Path
 
 import pytest
 import yaml
 
 from deltahall.cli import STAGE_MODULES
 
-REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
-
-
-def module_file(name: str) -> Path | None:
-    base = SRC / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def _imported_names(path: Path, package: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(parts + ([base] if base else []))
-            names.add(base)
-            names.update(f"{base}.{a.name}" for a in node.names)
-    return {n for n in names if n == "deltahall" or n.startswith("deltahall.")}
-
-
-def import_closure(*roots: str) -> set[Path]:
-    """Files of every deltahall module reachable from `roots`, packages' __init__ included."""
-    seen: set[Path] = set()
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__
-            path = module_file(".".join(parts[:i]))
-            if path is None or path in seen:
-                continue
-            seen.add(path)
-            package = ".".join(parts[:i]) if path.name == "__init__.py" else ".".join(parts[:i - 1])
-            todo.extend(_imported_names(path, package))
-    return seen
+from import_graph import REPO, SRC, import_closure
 
 
 def stage_commands() -> dict[str, str]:
@@ -75,8 +33,9 @@ def missing_deps(stage: str) -> list[str]:
     command = stage_commands()[stage]
     needed = import_closure("deltahall.cli", STAGE_MODULES[command])
     deps = [REPO / d for d in stage_deps(stage)]
-    return sorted(str(p.relative_to(REPO)) for p in needed
-                  if not any(p == d or d in p.parents for d in deps))
+    return sorted(
+        str(p.relative_to(REPO)) for p in needed if not any(p == d or d in p.parents for d in deps)
+    )
 
 
 @pytest.mark.parametrize("stage", sorted(stage_commands()))
@@ -88,8 +47,13 @@ def test_the_walker_sees_top_level_and_lazy_imports():
     closure = import_closure("deltahall.cli", STAGE_MODULES["coin-train"])
     names = {str(p.relative_to(SRC)) for p in closure}
     # cli imports config at the top and raw_data inside a function; coin reaches theory
-    assert {"deltahall/config.py", "deltahall/raw_data.py", "deltahall/coin/stage.py",
-            "deltahall/theory/__init__.py", "deltahall/theory/hallucination.py"} <= names
+    assert {
+        "deltahall/config.py",
+        "deltahall/raw_data.py",
+        "deltahall/coin/stage.py",
+        "deltahall/theory/__init__.py",
+        "deltahall/theory/hallucination.py",
+    } <= names
     assert "deltahall/t2i/stage.py" not in names
 
 

@@ -4,6 +4,7 @@ Checks the done-criteria of the pipeline: every stage runs and tracks its runs i
 params' SQLite store; a second repro reruns nothing; a coin training param reruns exactly what
 README.md says; `deltahall data` round-trips data/ through the remote and never deletes it.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,8 @@ import mlflow
 import pytest
 import yaml
 
-from scratch_repo import BIN, make_scratch_repo, run, sh as _sh
+from scratch_repo import BIN, make_scratch_repo, run
+from scratch_repo import sh as _sh
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +44,14 @@ COIN_EPOCHS_RERUN = COIN_TRAINING | {"validate", "sweep_coin", "sweep_analysis"}
 def test_dvc_repro_tracks_reruns_nothing_then_only_what_changed(scratch_repo: Path):
     _sh(scratch_repo, str(BIN / "deltahall"), "data", "--no-push")
     every_stage = _stages(scratch_repo)
-    assert {"coin_data@2", "qa_pretrain", "qa_train", "qa_report", "clip_train",
-            "detector"} <= every_stage
+    assert {
+        "coin_data@2",
+        "qa_pretrain",
+        "qa_train",
+        "qa_report",
+        "clip_train",
+        "detector",
+    } <= every_stage
     first = _sh(scratch_repo, str(BIN / "dvc"), "repro")
     assert _ran(first) == every_stage
     mlflow.set_tracking_uri(f"sqlite:///{scratch_repo / 'mlflow.db'}")
@@ -68,21 +76,28 @@ def test_raw_data_round_trips_through_the_dvc_remote(scratch_repo: Path):
     assert not (scratch_repo / "data").exists()
     out = _sh(scratch_repo, str(BIN / "deltahall"), "data")
     assert "laid down the copy shipped" in out and "pushed" in out
-    shipped = sorted(p.relative_to(scratch_repo / "data") for p in (scratch_repo / "data").rglob("*"))
+    shipped = sorted(
+        p.relative_to(scratch_repo / "data") for p in (scratch_repo / "data").rglob("*")
+    )
     assert shipped and (scratch_repo / ".dvc-remote").is_dir()
     shutil.rmtree(scratch_repo / "data")
     shutil.rmtree(scratch_repo / ".dvc" / "cache")
     out = _sh(scratch_repo, str(BIN / "deltahall"), "data")
     assert "pulled from the DVC remote" in out
-    assert sorted(p.relative_to(scratch_repo / "data") for p in (scratch_repo / "data").rglob("*")) == shipped
+    assert (
+        sorted(p.relative_to(scratch_repo / "data") for p in (scratch_repo / "data").rglob("*"))
+        == shipped
+    )
     assert "data/: present" in _sh(scratch_repo, str(BIN / "deltahall"), "data")
 
 
 def test_deltahall_data_never_deletes_a_changed_data_folder(scratch_repo: Path):
     _sh(scratch_repo, str(BIN / "deltahall"), "data")
     questions = scratch_repo / "data/qa/open_questions.jsonl"
-    questions.write_text(questions.read_text() + '{"id": "mine", "question": "q?", '
-                         '"answers": ["a", "b"], "topic": "t"}\n')
+    questions.write_text(
+        questions.read_text() + '{"id": "mine", "question": "q?", '
+        '"answers": ["a", "b"], "topic": "t"}\n'
+    )
     (scratch_repo / "data/afhq/train/cat").mkdir(parents=True)
     (scratch_repo / "data/afhq/train/cat/1.jpg").write_bytes(b"my photo")
     before = {p: p.read_bytes() for p in (scratch_repo / "data").rglob("*") if p.is_file()}

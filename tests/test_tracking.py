@@ -1,10 +1,11 @@
 """The MLflow mirror: crash-safe runs, and a tracker failure never loses a stage's work."""
+
 from __future__ import annotations
+
+from pathlib import Path
 
 import mlflow
 import pytest
-
-from pathlib import Path
 
 from deltahall.config import load_params
 from deltahall.tracking import TrackingUnavailable, flatten, start_run, tracking_uri
@@ -43,8 +44,9 @@ def test_a_crash_ends_the_run_failed_with_its_epochs_kept(mlflow_uri):
 
 def _untracked_params():
     params = Params()
-    return params.model_copy(update={"tracking": params.tracking.model_copy(
-        update={"required": False})})
+    return params.model_copy(
+        update={"tracking": params.tracking.model_copy(update={"required": False})}
+    )
 
 
 def _unreachable(monkeypatch, tmp_path) -> None:
@@ -54,7 +56,8 @@ def _unreachable(monkeypatch, tmp_path) -> None:
 
 
 def test_unreachable_tracker_warns_and_the_body_still_runs_when_not_required(
-        monkeypatch, tmp_path, capsys):
+    monkeypatch, tmp_path, capsys
+):
     _unreachable(monkeypatch, tmp_path)
     done = []
     with start_run(_untracked_params(), "exp", "r", {}, {}) as run:
@@ -89,8 +92,9 @@ def test_sigterm_ends_the_run_killed_with_its_epochs_kept(mlflow_uri):
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_STAGE, str(PARAMS_FILE)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_STAGE, str(PARAMS_FILE)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "epoch 1 logged"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
@@ -106,8 +110,9 @@ def test_a_run_left_running_by_kill_9_is_marked_failed_at_the_next_start(mlflow_
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_STAGE, str(PARAMS_FILE)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_STAGE, str(PARAMS_FILE)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "epoch 1 logged"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -118,5 +123,41 @@ def test_a_run_left_running_by_kill_9_is_marked_failed_at_the_next_start(mlflow_
     runs = mlflow.search_runs(experiment_names=["killed"], order_by=["attributes.start_time"])
     assert list(runs["status"]) == ["FAILED", "FINISHED"]
     assert "kill -9" in runs["tags.deltahall.orphaned"][0]
-    assert [(m.step, m.value) for m in mlflow.tracking.MlflowClient().get_metric_history(
-        runs["run_id"][0], "train/loss")] == [(1, 1.0)]
+    assert [
+        (m.step, m.value)
+        for m in mlflow.tracking.MlflowClient().get_metric_history(runs["run_id"][0], "train/loss")
+    ] == [(1, 1.0)]
+
+
+def test_git_dirty_tags_source_changes_not_the_pipelines_own_results(tmp_path):
+    import subprocess
+
+    from deltahall.tracking import git_state
+
+    def git(*args):
+        subprocess.run(
+            ["git", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            env={
+                "GIT_AUTHOR_NAME": "t",
+                "GIT_AUTHOR_EMAIL": "t@t",
+                "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@t",
+                "PATH": "/usr/bin:/bin",
+            },
+        )
+
+    for rel in ("src/a.py", "metrics/m.json", "plots/p.csv", "dvc.lock"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "x")
+    assert git_state(tmp_path)["git_dirty"] == "false"
+    for rel in ("metrics/m.json", "plots/p.csv", "dvc.lock"):
+        (tmp_path / rel).write_text("2\n")
+    assert git_state(tmp_path)["git_dirty"] == "false"
+    (tmp_path / "src/a.py").write_text("2\n")
+    assert git_state(tmp_path)["git_dirty"] == "true"

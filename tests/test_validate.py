@@ -1,4 +1,5 @@
 """`deltahall validate`: the params and every raw input they select, each fault named."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,6 +10,7 @@ import yaml
 from PIL import Image
 
 from deltahall.cli import main
+
 from params_helpers import committed_with
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +31,9 @@ def test_good_inputs_pass_and_write_the_constant_stamp(tmp_path: Path, monkeypat
 
 
 def test_a_truncated_afhq_image_is_named(tmp_path: Path, monkeypatch, capsys):
-    root = _project(tmp_path, monkeypatch, {"images": {"dataset": "afhq",
-                                                       "classes": ["cat", "dog"]}})
+    root = _project(
+        tmp_path, monkeypatch, {"images": {"dataset": "afhq", "classes": ["cat", "dog"]}}
+    )
     for name in ("cat", "dog"):
         folder = root / "data/afhq/train" / name
         folder.mkdir(parents=True)

@@ -3,6 +3,7 @@
 One subcommand per DVC stage, plus helpers (data, profile, validate, tracking-uri).
 Every subcommand validates params.yaml before writing anything.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,102 +36,191 @@ params.yaml's tracking.uri unless MLFLOW_TRACKING_URI is set."""
 
 
 def _add_params(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--params", type=Path, default=Path("params.yaml"),
-                   help="params file to read (default: params.yaml)")
+    p.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="params file to read (default: params.yaml)",
+    )
 
 
 def _add_coin(p: argparse.ArgumentParser) -> None:
     _add_params(p)
-    p.add_argument("--n-choose", type=int, default=None,
-                   help="N: coins chosen per example (required for observed; the hidden "
-                        "variant takes coin_hidden.n_choose)")
-    p.add_argument("--variant", choices=["observed", "hidden"], default="observed",
-                   help="observed: the input reveals the latent state (paper §6.1); hidden: "
-                        "two coin regimes the input does not reveal (default: observed)")
+    p.add_argument(
+        "--n-choose",
+        type=int,
+        default=None,
+        help="N: coins chosen per example (required for observed; the hidden "
+        "variant takes coin_hidden.n_choose)",
+    )
+    p.add_argument(
+        "--variant",
+        choices=["observed", "hidden"],
+        default="observed",
+        help="observed: the input reveals the latent state (paper §6.1); hidden: "
+        "two coin regimes the input does not reveal (default: observed)",
+    )
 
 
 def _add_sweep(p: argparse.ArgumentParser) -> None:
     _add_params(p)
-    p.add_argument("--experiment", required=True, metavar="NAME",
-                   help="the study to run: coin, qa or t2i (its search space: sweep.NAME.space)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="split the study's trials over this many local processes; needs "
-                        "sweep.storage journal:PATH or postgresql://... (default: 1)")
-    p.add_argument("--worker", type=int, default=None, metavar="K",
-                   help="join an existing study as worker K and run --n-trials trials only "
-                        "(what --workers spawns; how another machine joins a shared study)")
+    p.add_argument(
+        "--experiment",
+        required=True,
+        metavar="NAME",
+        help="the study to run: coin, qa or t2i (its search space: sweep.NAME.space)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="split the study's trials over this many local processes; needs "
+        "sweep.storage journal:PATH or postgresql://... (default: 1)",
+    )
+    p.add_argument(
+        "--worker",
+        type=int,
+        default=None,
+        metavar="K",
+        help="join an existing study as worker K and run --n-trials trials only "
+        "(what --workers spawns; how another machine joins a shared study)",
+    )
     p.add_argument("--n-trials", type=int, default=None, help="trials for --worker K")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="deltahall", description="Measure δ-hallucination beside the loss "
-        "(\"Are Hallucinations Bad Estimations?\"), tracked with DVC and MLflow.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="deltahall",
+        description="Measure δ-hallucination beside the loss "
+        '("Are Hallucinations Bad Estimations?"), tracked with DVC and MLflow.',
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_coin(sub.add_parser("coin-data", help="generate coin-flip datasets (stage coin_data)"))
-    _add_coin(sub.add_parser("coin-train", help="train coin regressors, log every epoch "
-                                                "(stage coin_train)"))
-    _add_params(sub.add_parser("coin-report", help="Figure 3 and summary metrics "
-                                                   "(stage coin_report)"))
-    _add_params(sub.add_parser("clip-train", help="train the small open_clip CLIP on the "
-                                                  "default images (stage clip_train)"))
-    _add_params(sub.add_parser("detector", help="fit the per-class HCDR detector, measure it, "
-                                                "register it in MLflow (stage detector)"))
-    _add_params(sub.add_parser("t2i-train", help="fine-tune the text-to-image UNet per seed; "
-                                                 "every epoch generate, judge with the registered "
-                                                 "detector, log (stage t2i_train)"))
-    _add_params(sub.add_parser("t2i-report", help="Figures 5 and 6 from the t2i history "
-                                                  "(stage t2i_report)"))
-    _add_params(sub.add_parser("qa-pretrain", help="QA base model: pretrain the tiny Qwen2, or "
-                                                   "check the paper's model loads offline "
-                                                   "(stage qa_pretrain)"))
-    _add_params(sub.add_parser("qa-train", help="LoRA fine-tuning for every (epochs, seed) cell "
-                                                "of qa.grid, scored every epoch (stage qa_train)"))
-    _add_params(sub.add_parser("qa-report", help="Table 1 and Figure 4 from the QA history "
-                                                 "(stage qa_report)"))
-    _add_sweep(sub.add_parser(
-        "sweep", help="one Optuna study of an experiment, (final loss, final rate) per trial "
-                      "(stages sweep_coin, sweep_qa, sweep_t2i)",
-        description="Run the Optuna study of one experiment: each trial draws knobs from "
-                    "sweep.NAME.space, trains once per seed in sweep.NAME.seeds and scores "
-                    "(final loss, final δ-hallucination rate); the Pareto front is kept. Trials "
-                    "are stored in sweep.storage (SQLite: one worker; journal:PATH: local "
-                    "workers; postgresql://...: several machines) and tracked in MLflow as "
-                    "nested runs of the study's run (experiment sweep_NAME). Writes "
-                    "outputs/sweep/NAME/trials.csv, plots/sweep/NAME_history.csv and "
-                    "metrics/sweep/NAME.json."))
-    _add_params(sub.add_parser("sweep-analysis", help="correlations of loss and rate with "
-                                                      "bootstrap CIs, a verdict per experiment "
-                                                      "(stage sweep_analysis)"))
-    dash = sub.add_parser("dashboard", help="build the offline HTML dashboard comparing runs "
-                                            "from MLflow and the Optuna studies")
+    _add_coin(
+        sub.add_parser(
+            "coin-train", help="train coin regressors, log every epoch (stage coin_train)"
+        )
+    )
+    _add_params(
+        sub.add_parser("coin-report", help="Figure 3 and summary metrics (stage coin_report)")
+    )
+    _add_params(
+        sub.add_parser(
+            "clip-train",
+            help="train the small open_clip CLIP on the default images (stage clip_train)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "detector",
+            help="fit the per-class HCDR detector, measure it, "
+            "register it in MLflow (stage detector)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "t2i-train",
+            help="fine-tune the text-to-image UNet per seed; "
+            "every epoch generate, judge with the registered "
+            "detector, log (stage t2i_train)",
+        )
+    )
+    _add_params(
+        sub.add_parser("t2i-report", help="Figures 5 and 6 from the t2i history (stage t2i_report)")
+    )
+    _add_params(
+        sub.add_parser(
+            "qa-pretrain",
+            help="QA base model: pretrain the tiny Qwen2, or "
+            "check the paper's model loads offline "
+            "(stage qa_pretrain)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "qa-train",
+            help="LoRA fine-tuning for every (epochs, seed) cell "
+            "of qa.grid, scored every epoch (stage qa_train)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "qa-report", help="Table 1 and Figure 4 from the QA history (stage qa_report)"
+        )
+    )
+    _add_sweep(
+        sub.add_parser(
+            "sweep",
+            help="one Optuna study of an experiment, (final loss, final rate) per trial "
+            "(stages sweep_coin, sweep_qa, sweep_t2i)",
+            description="Run the Optuna study of one experiment: each trial draws knobs from "
+            "sweep.NAME.space, trains once per seed in sweep.NAME.seeds and scores "
+            "(final loss, final δ-hallucination rate); the Pareto front is kept. Trials "
+            "are stored in sweep.storage (SQLite: one worker; journal:PATH: local "
+            "workers; postgresql://...: several machines) and tracked in MLflow as "
+            "nested runs of the study's run (experiment sweep_NAME). Writes "
+            "outputs/sweep/NAME/trials.csv, plots/sweep/NAME_history.csv and "
+            "metrics/sweep/NAME.json.",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "sweep-analysis",
+            help="correlations of loss and rate with "
+            "bootstrap CIs, a verdict per experiment "
+            "(stage sweep_analysis)",
+        )
+    )
+    dash = sub.add_parser(
+        "dashboard",
+        help="build the offline HTML dashboard comparing runs from MLflow and the Optuna studies",
+    )
     _add_params(dash)
-    dash.add_argument("--out", type=Path, default=Path("dashboards/index.html"),
-                      help="HTML file to write (default: dashboards/index.html)")
-    data = sub.add_parser("data", help="make data/ present: dvc pull, else materialise the "
-                                       "copy shipped in the package and push it")
+    dash.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dashboards/index.html"),
+        help="HTML file to write (default: dashboards/index.html)",
+    )
+    data = sub.add_parser(
+        "data",
+        help="make data/ present: dvc pull, else materialise the "
+        "copy shipped in the package and push it",
+    )
     data.add_argument("--no-push", action="store_true", help="do not seed the DVC remote")
     prof = sub.add_parser(
-        "profile", help="lay profiles/NAME.yaml over params.yaml (--write) or print the result",
+        "profile",
+        help="lay profiles/NAME.yaml over params.yaml (--write) or print the result",
         description="Lay profiles/NAME.yaml over the default params.yaml. --write replaces the "
-                    "params file in place, atomically and only when the result validates "
-                    "(comments kept); without it the merged params are printed. Do not redirect "
-                    "the output onto params.yaml: the shell empties the file before it is read. "
-                    "`git checkout params.yaml` returns to the default profile.")
+        "params file in place, atomically and only when the result validates "
+        "(comments kept); without it the merged params are printed. Do not redirect "
+        "the output onto params.yaml: the shell empties the file before it is read. "
+        "`git checkout params.yaml` returns to the default profile.",
+    )
     prof.add_argument("name", help="profile name, e.g. smoke or paper")
-    prof.add_argument("--write", action="store_true",
-                      help="replace the params file with the merged params (atomic)")
+    prof.add_argument(
+        "--write",
+        action="store_true",
+        help="replace the params file with the merged params (atomic)",
+    )
     _add_params(prof)
     val = sub.add_parser(
-        "validate", help="check params.yaml and every raw input the stages read (stage validate)",
+        "validate",
+        help="check params.yaml and every raw input the stages read (stage validate)",
         description="Check the whole params file and every raw input in data/ that the params "
-                    "select (QA files, images); exit 2 naming the key, file or row at fault. "
-                    "DVC runs it as the first stage, so bad input never reaches a stage that "
-                    "would delete its outputs.")
+        "select (QA files, images); exit 2 naming the key, file or row at fault. "
+        "DVC runs it as the first stage, so bad input never reaches a stage that "
+        "would delete its outputs.",
+    )
     _add_params(val)
-    val.add_argument("--stamp", type=Path, default=None,
-                     help="on success write this file (the validate stage's output)")
+    val.add_argument(
+        "--stamp",
+        type=Path,
+        default=None,
+        help="on success write this file (the validate stage's output)",
+    )
     _add_params(sub.add_parser("tracking-uri", help="print the MLflow tracking URI in use"))
     return parser
 
@@ -142,15 +232,22 @@ STAGE_CALLS = {
     "coin-data": ("deltahall.coin.stage", "run_coin_data", "variant", "n_choose"),
     "coin-train": ("deltahall.coin.stage", "run_coin_train", "variant", "n_choose"),
     "coin-report": ("deltahall.coin.report", "run_coin_report"),
-    "clip-train": ("deltahall.vision.stage", "run_clip_train"),
+    "clip-train": ("deltahall.vision.clip_train", "run_clip_train"),
     "detector": ("deltahall.detector.stage", "run_detector"),
     "t2i-train": ("deltahall.t2i.stage", "run_t2i_train"),
     "t2i-report": ("deltahall.t2i.report", "run_t2i_report"),
-    "qa-pretrain": ("deltahall.qa.pretrain_stage", "run_qa_pretrain"),
-    "qa-train": ("deltahall.qa.stage", "run_qa_train"),
+    "qa-pretrain": ("deltahall.qa.qa_pretrain", "run_qa_pretrain"),
+    "qa-train": ("deltahall.qa.qa_train", "run_qa_train"),
     "qa-report": ("deltahall.qa.report", "run_qa_report"),
-    "sweep": ("deltahall.sweep.stage", "run_sweep_command", "experiment", "workers", "worker",
-              "n_trials", "params"),
+    "sweep": (
+        "deltahall.sweep.stage",
+        "run_sweep_command",
+        "experiment",
+        "workers",
+        "worker",
+        "n_trials",
+        "params",
+    ),
     "sweep-analysis": ("deltahall.sweep.analysis", "run_sweep_analysis"),
     "dashboard": ("deltahall.dashboard.build", "run_dashboard", "out"),
 }
@@ -167,6 +264,7 @@ def _run_stage(params, args) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.command == "data":
         from deltahall.raw_data import ensure_raw_data
+
         return ensure_raw_data(push=not args.no_push)
     if args.command == "profile":
         if args.write:
@@ -174,11 +272,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.params}: profile {args.name} (`git checkout {args.params}` for default)")
             return 0
         import yaml
+
         print(yaml.safe_dump(profile_params(args.name, args.params), sort_keys=False), end="")
         return 0
     params = load_params(args.params)
     if args.command == "tracking-uri":
         from deltahall.tracking import tracking_uri
+
         print(tracking_uri(params))
     else:
         _run_stage(params, args)
@@ -190,12 +290,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except Terminated as stop:
-        print(f"deltahall {args.command}: terminated (SIGTERM); finished epochs are kept and "
-              f"the MLflow run is marked KILLED", file=sys.stderr)
+        print(
+            f"deltahall {args.command}: terminated (SIGTERM); finished epochs are kept and "
+            f"the MLflow run is marked KILLED",
+            file=sys.stderr,
+        )
         return int(stop.code or 143)
     except KeyboardInterrupt:
-        print(f"deltahall {args.command}: interrupted (Ctrl-C); finished epochs are kept and "
-              f"the MLflow run is marked KILLED", file=sys.stderr)
+        print(
+            f"deltahall {args.command}: interrupted (Ctrl-C); finished epochs are kept and "
+            f"the MLflow run is marked KILLED",
+            file=sys.stderr,
+        )
         return 130
     except (ConfigError, FileNotFoundError, ValueError) as err:
         if os.environ.get("DELTAHALL_DEBUG"):

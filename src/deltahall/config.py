@@ -3,17 +3,18 @@
 Unknown keys, wrong types and out-of-range values stop with a ConfigError that names the
 key (dotted path) and the offending value; validation happens before any stage writes.
 """
+
 from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError, field_validator
 
-from deltahall.strict import Strict as _Strict
+from deltahall.coin.config import CoinConfig, CoinHiddenConfig
 from deltahall.qa.config import QAConfig
+from deltahall.strict import Strict as _Strict
 from deltahall.sweep.config import SweepConfig
 from deltahall.t2i.config import T2IConfig
 from deltahall.vision.config import ClipConfig, DetectorConfig, ImagesConfig
@@ -41,70 +42,13 @@ class TrackingConfig(_Strict):
     def _known_scheme(cls, uri: str) -> str:
         scheme = uri.split(":", 1)[0].split("+", 1)[0] if ":" in uri else ""
         if scheme not in TRACKING_SCHEMES:
-            raise ValueError(f"{uri!r} is not an MLflow tracking URI: the scheme must be one of "
-                             f"{', '.join(TRACKING_SCHEMES)} (e.g. sqlite:///mlflow.db)")
+            raise ValueError(
+                f"{uri!r} is not an MLflow tracking URI: the scheme must be one of "
+                f"{', '.join(TRACKING_SCHEMES)} (e.g. sqlite:///mlflow.db)"
+            )
         if scheme == "sqlite" and not uri.startswith("sqlite:///"):
             raise ValueError(f"{uri!r}: a SQLite store is written sqlite:///PATH")
         return uri
-
-
-class CoinModelConfig(_Strict):
-    # Paper §6.1: "an 8-layer transformer with 64 hidden dimensions and 256 feed-forward".
-    n_layers: int = Field(ge=1, le=64)
-    d_model: int = Field(ge=4, le=4096)
-    ff_dim: int = Field(ge=4, le=16384)
-    n_heads: int = Field(ge=1, le=64)
-    dropout: float = Field(ge=0.0, lt=1.0)
-
-    @model_validator(mode="after")
-    def _heads_divide_width(self) -> "CoinModelConfig":
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
-        return self
-
-
-class CoinTrainConfig(_Strict):
-    epochs: int = Field(ge=1, le=10_000)
-    batch_size: int = Field(ge=1, le=1_000_000)
-    lr: float = Field(gt=0.0, le=1.0)
-    weight_decay: float = Field(ge=0.0, le=1.0)
-    torch_threads: int = Field(ge=1, le=256)
-
-
-class CoinEvalConfig(_Strict):
-    # `ceil` is the reference code's rule; `round` is round-half-up.
-    rounding: Literal["ceil", "round"]
-    # Definition 3.2: hallucinated iff P(K = k_hat | state) <= delta for every state.
-    delta: float = Field(gt=0.0, le=1.0)
-
-
-class CoinConfig(_Strict):
-    # Paper §6.1: N in {2, 3, 5}, M from 20 000 to 40 000, 5 rounds.
-    n_choose: list[int] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
-    n_examples: int = Field(ge=10, le=10_000_000)
-    val_fraction: float = Field(gt=0.0, lt=1.0)
-    model: CoinModelConfig
-    train: CoinTrainConfig
-    eval: CoinEvalConfig
-
-    @model_validator(mode="after")
-    def _valid_lists(self) -> "CoinConfig":
-        for n in self.n_choose:
-            if not 1 <= n <= 12:
-                raise ValueError(f"n_choose entries must be in 1..12 (got {n})")
-        if len(set(self.n_choose)) != len(self.n_choose) or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("n_choose and seeds must not repeat values")
-        return self
-
-
-class CoinHiddenConfig(_Strict):
-    """The variant whose latent state (one of two coin regimes) the input does not reveal."""
-
-    n_choose: int = Field(ge=1, le=12)
-    seeds: list[int] = Field(min_length=1)
-    # Regime "low": p_i * shrink; regime "high": 1 - (1 - p_i) * shrink. Small shrink = far modes.
-    shrink: float = Field(gt=0.0, le=1.0)
 
 
 class Params(_Strict):
@@ -136,9 +80,11 @@ def _format_errors(source: str, err: ValidationError) -> str:
 
 def parse_params(raw: Any, source: str = "<params>") -> Params:
     if raw is None or raw == {}:
-        raise ConfigError(f"{source}: empty params file: it must set every section "
-                          f"({', '.join(Params.model_fields)}); `git checkout params.yaml` "
-                          f"restores the default profile")
+        raise ConfigError(
+            f"{source}: empty params file: it must set every section "
+            f"({', '.join(Params.model_fields)}); `git checkout params.yaml` "
+            f"restores the default profile"
+        )
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: top level must be a mapping, got {type(raw).__name__}")
     try:
@@ -206,21 +152,26 @@ def _merged_profile(profile: str, base: Path, profiles_dir: Path, typ: str) -> d
     base_raw = read_yaml(base, typ)
     current = (base_raw or {}).get("profile") if isinstance(base_raw, dict) else None
     if current not in ("default", profile):
-        raise ConfigError(f"{base} holds profile {current!r}; profiles are laid over the default "
-                          f"profile: `git checkout {base}` first")
+        raise ConfigError(
+            f"{base} holds profile {current!r}; profiles are laid over the default "
+            f"profile: `git checkout {base}` first"
+        )
     merged = deep_merge(base_raw or {}, read_yaml(overlay_path, typ) or {})
     merged["profile"] = profile
     parse_params(deep_merge({}, merged), f"{base} + {overlay_path}")
     return merged
 
 
-def profile_params(profile: str, base: Path = DEFAULT_PARAMS, profiles_dir: Path = PROFILES_DIR) -> dict:
+def profile_params(
+    profile: str, base: Path = DEFAULT_PARAMS, profiles_dir: Path = PROFILES_DIR
+) -> dict:
     """params.yaml with profiles/<profile>.yaml laid over it, validated; returns plain data."""
     return _merged_profile(profile, base, profiles_dir, "safe")
 
 
-def write_profile(profile: str, base: Path = DEFAULT_PARAMS,
-                  profiles_dir: Path = PROFILES_DIR) -> Path:
+def write_profile(
+    profile: str, base: Path = DEFAULT_PARAMS, profiles_dir: Path = PROFILES_DIR
+) -> Path:
     """Lay profiles/<profile>.yaml over `base` in place: read both, merge, validate, then
     replace `base` atomically (comments kept). Nothing is written when anything fails."""
     import io

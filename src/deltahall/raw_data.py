@@ -10,6 +10,7 @@
   (src/deltahall/resources/data) laid down, and kept only if it hashes to what data.dvc
   records; the remote is then seeded with it. Any other pull failure is a failure.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,11 @@ def _matches_dvc_file() -> bool:
     out = _dvc("status", "--json", str(DVC_FILE))
     if out.returncode != 0:
         return False
-    states = [state for entry in json.loads(out.stdout or "{}").get(str(DVC_FILE), [])
-              for state in entry.get("changed outs", {"?": "changed"}).values()]
+    states = [
+        state
+        for entry in json.loads(out.stdout or "{}").get(str(DVC_FILE), [])
+        for state in entry.get("changed outs", {"?": "changed"}).values()
+    ]
     return all(state == "not in cache" for state in states)
 
 
@@ -50,35 +54,50 @@ def changed_files() -> list[str]:
     """Files under data/ that differ from what data.dvc records, as 'modified: data/x' lines."""
     out = _dvc("data", "status", "--granular", "--json")
     report = json.loads(out.stdout or "{}") if out.returncode == 0 else {}
-    lines = [f"{kind}: {path}" for kind, paths in report.get("uncommitted", {}).items()
-             for path in paths if path.startswith(f"{DATA_DIR}/") and path != f"{DATA_DIR}/"]
-    return sorted(lines) or ["(dvc could not list the files: the recorded version is not in "
-                             "the cache; `dvc fetch data.dvc` then rerun)"]
+    lines = [
+        f"{kind}: {path}"
+        for kind, paths in report.get("uncommitted", {}).items()
+        for path in paths
+        if path.startswith(f"{DATA_DIR}/") and path != f"{DATA_DIR}/"
+    ]
+    return sorted(lines) or [
+        "(dvc could not list the files: the recorded version is not in "
+        "the cache; `dvc fetch data.dvc` then rerun)"
+    ]
 
 
 def _refuse_changed() -> int:
     print(f"error: {DATA_DIR}/ differs from {DVC_FILE}; nothing was changed:", file=sys.stderr)
     for line in changed_files():
         print(f"  {line}", file=sys.stderr)
-    print(f"  `dvc add {DATA_DIR}` records your version; `dvc checkout {DVC_FILE}` restores the "
-          "recorded one (your changes are then lost)", file=sys.stderr)
+    print(
+        f"  `dvc add {DATA_DIR}` records your version; `dvc checkout {DVC_FILE}` restores the "
+        "recorded one (your changes are then lost)",
+        file=sys.stderr,
+    )
     return 1
 
 
 def _lay_shipped_copy(push: bool) -> int:
-    shutil.copytree(shipped_data_dir(), DATA_DIR,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        shipped_data_dir(), DATA_DIR, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
     if not _matches_dvc_file():
         shutil.rmtree(DATA_DIR)  # ours, made a moment ago: nothing of the user's is removed
-        print(f"error: the remote lacks {DATA_DIR}/ and the copy shipped with the package does "
-              f"not hash to what {DVC_FILE} records", file=sys.stderr)
+        print(
+            f"error: the remote lacks {DATA_DIR}/ and the copy shipped with the package does "
+            f"not hash to what {DVC_FILE} records",
+            file=sys.stderr,
+        )
         return 1
     committed = _dvc("commit", "--force", str(DVC_FILE))  # into the cache, for push
     if committed.returncode != 0:
         print(f"error: dvc commit failed: {committed.stderr.strip()}", file=sys.stderr)
         return 1
-    print(f"{DATA_DIR}/: the remote lacked it; laid down the copy shipped with the package "
-          f"(hash matches {DVC_FILE})")
+    print(
+        f"{DATA_DIR}/: the remote lacked it; laid down the copy shipped with the package "
+        f"(hash matches {DVC_FILE})"
+    )
     if push:
         pushed = _dvc("push", str(DVC_FILE))
         if pushed.returncode != 0:

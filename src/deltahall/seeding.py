@@ -1,4 +1,5 @@
 """Seeds are set here and nowhere else; every stage logs the seeds it used."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,12 +1,18 @@
 """Small statistics shared by every experiment (numpy only): bootstrap confidence intervals."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95,
-                 seed: int = 0, statistic=np.mean,
-                 drop_undefined: bool = False) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values: np.ndarray,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    statistic=np.mean,
+    drop_undefined: bool = False,
+) -> tuple[float, float, float]:
     """(estimate, low, high): percentile bootstrap CI of `statistic` over the rows of `values`.
 
     Resamples rows with replacement `n_boot` times from a seeded generator, so the same

@@ -4,6 +4,7 @@ No field has a default: params.yaml is the one source of every value, so a missi
 error that names it (never a silent code default). Strict types: `epochs: true` or
 `epochs: "3"` is refused rather than read as 1 or 3.
 """
+
 from pydantic import BaseModel, ConfigDict
 
 

@@ -5,8 +5,10 @@ tracker failure is reported on stderr and disables further tracking for that run
 losing the stage's work. A run whose body raises is ended with status FAILED, so the epochs
 already logged stay visible.
 """
+
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import socket
@@ -14,13 +16,17 @@ import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 from deltahall.config import Params
 
 ENV_URI = "MLFLOW_TRACKING_URI"
+# The pipeline's own committed results: rewritten by every run, so not what `git_dirty` asks.
+PIPELINE_RESULTS = ("dvc.lock", "metrics", "plots")
 
 
 def tracking_uri(params: Params) -> str:
@@ -34,7 +40,15 @@ def git_state(cwd: Path | None = None) -> dict[str, str]:
         return out.stdout.strip() if out.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD") or "unknown"
-    dirty = "true" if git("status", "--porcelain", "--untracked-files=no") else "false"
+    changed = git(
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        *(f":(exclude){path}" for path in PIPELINE_RESULTS),
+    )
+    dirty = "true" if changed else "false"
     return {"git_commit": commit, "mlflow.source.git.commit": commit, "git_dirty": dirty}
 
 
@@ -67,8 +81,10 @@ class Run:
         try:
             getattr(self._mlflow, method)(*args, **kwargs)
         except Exception as err:  # noqa: BLE001 - any tracker failure must not lose files
-            print(f"warning: MLflow {method} failed ({err}); tracking disabled for this run",
-                  file=sys.stderr)
+            print(
+                f"warning: MLflow {method} failed ({err}); tracking disabled for this run",
+                file=sys.stderr,
+            )
             self._mlflow = None
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -101,9 +117,12 @@ def _connect(uri: str, experiment: str, required: bool) -> Any | None:
         if required:
             raise TrackingUnavailable(
                 f"cannot reach MLflow at {uri} ({err}); nothing was trained. Start the server, "
-                f"fix tracking.uri, or set tracking.required: false to train untracked") from None
-        print(f"warning: cannot reach MLflow at {uri} ({err}); continuing without tracking",
-              file=sys.stderr)
+                f"fix tracking.uri, or set tracking.required: false to train untracked"
+            ) from None
+        print(
+            f"warning: cannot reach MLflow at {uri} ({err}); continuing without tracking",
+            file=sys.stderr,
+        )
         return None
 
 
@@ -132,21 +151,31 @@ def fail_orphans(mlflow: Any, experiment: str) -> list[str]:
         pid = int(run.data.tags.get("deltahall.pid", "0") or 0)
         if pid <= 0 or pid == os.getpid() or _pid_alive(pid):
             continue
-        client.set_tag(run.info.run_id, "deltahall.orphaned",
-                       f"process {pid} on {host} died without ending this run (e.g. kill -9); "
-                       f"marked FAILED when the stage next started")
+        client.set_tag(
+            run.info.run_id,
+            "deltahall.orphaned",
+            f"process {pid} on {host} died without ending this run (e.g. kill -9); "
+            f"marked FAILED when the stage next started",
+        )
         client.set_terminated(run.info.run_id, status="FAILED")
         ended.append(run.info.run_id)
     if ended:
-        print(f"note: {len(ended)} orphaned MLflow run(s) of {experiment!r} marked FAILED",
-              file=sys.stderr)
+        print(
+            f"note: {len(ended)} orphaned MLflow run(s) of {experiment!r} marked FAILED",
+            file=sys.stderr,
+        )
     return ended
 
 
 @contextmanager
-def start_run(params: Params, experiment: str, run_name: str,
-              run_params: Mapping[str, Any], tags: Mapping[str, Any],
-              parent_run_id: str | None = None) -> Iterator[Run]:
+def start_run(
+    params: Params,
+    experiment: str,
+    run_name: str,
+    run_params: Mapping[str, Any],
+    tags: Mapping[str, Any],
+    parent_run_id: str | None = None,
+) -> Iterator[Run]:
     """One MLflow run, tagged with the git commit and the profile, carrying flat params.
 
     `parent_run_id` makes it a nested run of that run (e.g. an Optuna trial under its study's
@@ -160,14 +189,22 @@ def start_run(params: Params, experiment: str, run_name: str,
         except Exception as err:  # noqa: BLE001 - a cleanup of old runs must not stop this one
             print(f"warning: could not check for orphaned MLflow runs ({err})", file=sys.stderr)
         try:
-            active = mlflow.start_run(run_name=run_name, nested=parent_run_id is not None,
-                                      parent_run_id=parent_run_id)
+            active = mlflow.start_run(
+                run_name=run_name, nested=parent_run_id is not None, parent_run_id=parent_run_id
+            )
             run.run_id = active.info.run_id
         except Exception as err:  # noqa: BLE001
             print(f"warning: MLflow start_run failed ({err})", file=sys.stderr)
             run = Run(None)
-    run.set_tags({**git_state(), "profile": params.profile, "deltahall.host": socket.gethostname(),
-                  "deltahall.pid": os.getpid(), **tags})
+    run.set_tags(
+        {
+            **git_state(),
+            "profile": params.profile,
+            "deltahall.host": socket.gethostname(),
+            "deltahall.pid": os.getpid(),
+            **tags,
+        }
+    )
     run.log_params(flatten(dict(run_params)))
     try:
         with _terminate_raises():
@@ -182,6 +219,77 @@ def start_run(params: Params, experiment: str, run_name: str,
         raise
     if run.active:
         run._call("end_run", status="FINISHED")
+
+
+class HistoryCsv:
+    """A per-epoch history file (a DVC plots CSV): header first, each row flushed at once, so a
+    crash keeps every finished epoch."""
+
+    def __init__(self, path: Path, columns: Sequence[str]):
+        self.path, self.columns = Path(path), list(columns)
+        self._fh: Any = None
+        self._writer: csv.DictWriter | None = None
+
+    def __enter__(self) -> HistoryCsv:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("w", newline="")
+        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns)
+        self._writer.writeheader()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._fh.close()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        assert self._writer is not None, "use HistoryCsv as a context manager"
+        self._writer.writerow(dict(row))
+        self._fh.flush()
+
+
+class EpochRows(Protocol):
+    def write(self, row: Mapping[str, Any]) -> None: ...
+
+
+@dataclass
+class EpochLogger:
+    """The one way a training loop's epoch is recorded: files first, trackers second, a line.
+
+    Each call writes the epoch's row(s) to `history` (flushed), then logs the metrics to the
+    MLflow `run` at step=epoch (keys prefixed by `prefix`), then prints one line with the
+    `shown` metrics. `extra` are constant metrics logged with every epoch (reference lines),
+    `columns` constant columns of every row ({"seed": 0}).
+    """
+
+    tag: str
+    total: int | str
+    shown: Sequence[str]
+    run: Run | None = None
+    history: EpochRows | None = None
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, float] = field(default_factory=dict)
+    prefix: str = ""
+
+    def __call__(
+        self,
+        epoch: int,
+        metrics: Mapping[str, float],
+        note: str = "",
+        rows: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        values = {**metrics, **self.extra}
+        if self.history is not None:
+            for columns in rows if rows is not None else [self.columns]:
+                self.history.write({**columns, "epoch": epoch, **values})
+        if self.run is not None:
+            self.run.log_metrics({f"{self.prefix}{k}": v for k, v in values.items()}, step=epoch)
+        timing = f" ({metrics['time/epoch_s']:.1f}s)" if "time/epoch_s" in metrics else ""
+        print(
+            f"{self.tag} epoch {epoch}/{self.total} "
+            + " ".join(f"{k} {metrics[k]:.4f}" for k in self.shown if k in metrics)
+            + note
+            + timing,
+            flush=True,
+        )
 
 
 class Terminated(SystemExit):
@@ -205,8 +313,9 @@ def _terminate_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def read_runs(params: Params, experiment: str,
-              keep_metric: Callable[[str], bool] = lambda key: True) -> list[dict[str, Any]]:
+def read_runs(
+    params: Params, experiment: str, keep_metric: Callable[[str], bool] = lambda key: True
+) -> list[dict[str, Any]]:
     """Finished runs of one experiment, newest first, for read-only views (the dashboard):
     run_id, name, status, start_time, tags, params, and the full step history of every metric
     `keep_metric` selects ({key: [(step, value), ...]}). [] when the store or the experiment
@@ -219,15 +328,32 @@ def read_runs(params: Params, experiment: str,
         found = client.get_experiment_by_name(experiment)
         if found is None:
             return []
-        runs = client.search_runs([found.experiment_id], "attributes.status = 'FINISHED'",
-                                  order_by=["attributes.start_time DESC"], max_results=5000)
-        return [{"run_id": r.info.run_id, "name": r.info.run_name, "status": r.info.status,
-                 "start_time": r.info.start_time, "tags": dict(r.data.tags),
-                 "params": dict(r.data.params),
-                 "metrics": {k: sorted((m.step, m.value) for m in
-                                       client.get_metric_history(r.info.run_id, k))
-                             for k in r.data.metrics if keep_metric(k)}} for r in runs]
+        runs = client.search_runs(
+            [found.experiment_id],
+            "attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=5000,
+        )
+        return [
+            {
+                "run_id": r.info.run_id,
+                "name": r.info.run_name,
+                "status": r.info.status,
+                "start_time": r.info.start_time,
+                "tags": dict(r.data.tags),
+                "params": dict(r.data.params),
+                "metrics": {
+                    k: sorted(
+                        (m.step, m.value) for m in client.get_metric_history(r.info.run_id, k)
+                    )
+                    for k in r.data.metrics
+                    if keep_metric(k)
+                },
+            }
+            for r in runs
+        ]
     except Exception as err:  # noqa: BLE001 - a view must say what it could not read
-        print(f"warning: cannot read MLflow runs of {experiment!r} at {uri} ({err})",
-              file=sys.stderr)
+        print(
+            f"warning: cannot read MLflow runs of {experiment!r} at {uri} ({err})", file=sys.stderr
+        )
         return []

@@ -5,6 +5,7 @@ already lost its models and metrics. Every stage of dvc.yaml depends on this sta
 bad params or bad data stop here, and nothing downstream is touched. The stamp's content is
 constant, so a rerun of this stage never reruns the stages after it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,7 @@ def check_inputs(params: Params) -> list[str]:
 def _check_classes(classes: list[str], known: tuple[str, ...]) -> None:
     unknown = [c for c in classes if c not in known]
     if unknown:
-        raise ValueError(f"images.classes: {unknown} not among the dataset's classes "
-                         f"{list(known)}")
+        raise ValueError(f"images.classes: {unknown} not among the dataset's classes {list(known)}")
 
 
 def _check_images(files_by_class: list[list[Path]]) -> None:

@@ -1,4 +1,5 @@
 """The coin stages on the smoke profile: files first, then one MLflow run per seed."""
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,15 @@ def _runs(uri: str, experiment: str) -> pd.DataFrame:
 
 def test_coin_stages_write_files_and_track_every_epoch(workdir: Path, mlflow_uri: str):
     assert main(["coin-data", "--n-choose", "2"]) == 0
-    assert sorted(p.name for p in (workdir / "outputs/coin/observed/n2/data").iterdir()) == \
-        ["seed0.npz", "seed1.npz"]
+    assert sorted(p.name for p in (workdir / "outputs/coin/observed/n2/data").iterdir()) == [
+        "seed0.npz",
+        "seed1.npz",
+    ]
     assert main(["coin-train", "--n-choose", "2"]) == 0
-    assert sorted(p.name for p in (workdir / "outputs/coin/observed/n2/models").iterdir()) == \
-        ["seed0.pt", "seed1.pt"]
+    assert sorted(p.name for p in (workdir / "outputs/coin/observed/n2/models").iterdir()) == [
+        "seed0.pt",
+        "seed1.pt",
+    ]
     history = pd.read_csv(workdir / "plots/coin/history/observed_n2.csv")
     assert list(zip(history.seed, history.epoch)) == [(0, 1), (0, 2), (1, 1), (1, 2)]
     summary = json.loads((workdir / "metrics/coin/observed_n2.json").read_text())
@@ -38,15 +43,21 @@ def test_coin_stages_write_files_and_track_every_epoch(workdir: Path, mlflow_uri
     for run_id in runs["run_id"]:
         steps = [m.step for m in client.get_metric_history(run_id, "val/delta_hall_rate")]
         assert steps == [1, 2]
-        assert [m.value for m in client.get_metric_history(run_id, "ref/optimal_loss")] == \
-            pytest.approx([0.3125, 0.3125])
+        assert [
+            m.value for m in client.get_metric_history(run_id, "ref/optimal_loss")
+        ] == pytest.approx([0.3125, 0.3125])
 
 
 def test_hidden_variant_and_report(workdir: Path, mlflow_uri: str):
-    for args in (["coin-data", "--n-choose", "2"], ["coin-train", "--n-choose", "2"],
-                 ["coin-data", "--n-choose", "3"], ["coin-train", "--n-choose", "3"],
-                 ["coin-data", "--variant", "hidden"], ["coin-train", "--variant", "hidden"],
-                 ["coin-report"]):
+    for args in (
+        ["coin-data", "--n-choose", "2"],
+        ["coin-train", "--n-choose", "2"],
+        ["coin-data", "--n-choose", "3"],
+        ["coin-train", "--n-choose", "3"],
+        ["coin-data", "--variant", "hidden"],
+        ["coin-train", "--variant", "hidden"],
+        ["coin-report"],
+    ):
         assert main(args) == 0, args
     assert len(_runs(mlflow_uri, "coin_hidden")) == 1
     for name in ("figure3.png", "hidden.png"):
@@ -77,8 +88,12 @@ def test_ctrl_c_ends_the_run_killed_with_one_line_and_no_traceback(workdir: Path
     raw["coin"]["train"]["epochs"] = 200  # long enough to be interrupted after its first epoch
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
     assert main(["coin-data", "--n-choose", "2"]) == 0
-    proc = subprocess.Popen([sys.executable, "-m", "deltahall.cli", "coin-train", "--n-choose", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deltahall.cli", "coin-train", "--n-choose", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert "epoch 1/200" in proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

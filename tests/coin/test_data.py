@@ -1,4 +1,5 @@
 """Coin data generation (paper §6.1): the distribution it promises, and determinism."""
+
 from __future__ import annotations
 
 from math import comb
@@ -6,8 +7,13 @@ from math import comb
 import numpy as np
 import pytest
 
-from deltahall.coin.data import (generate_coin_data, load_coin_data,
-                                 regime_table, save_coin_data, split_train_val)
+from deltahall.coin.data import (
+    generate_coin_data,
+    load_coin_data,
+    regime_table,
+    save_coin_data,
+    split_train_val,
+)
 from deltahall.theory import coin_head_probs
 
 

@@ -1,20 +1,27 @@
 """Exact coin scores against hand computations and the issue's reference figures."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from deltahall.coin.data import regime_table
-from deltahall.coin.metrics import (pmf_at, population_reference, reference_estimators,
-                                    score_estimates, state_pmfs)
+from deltahall.coin.metrics import (
+    pmf_at,
+    population_reference,
+    reference_estimators,
+    score_estimates,
+    state_pmfs,
+)
 from deltahall.theory import coin_reference_values
 
 
 def test_pmf_lookup_is_zero_outside_support():
     pmfs = state_pmfs(np.array([[[0.25, 0.75]]]))  # by hand: 0.1875, 0.625, 0.1875
     np.testing.assert_allclose(pmfs[0, 0], [0.1875, 0.625, 0.1875])
-    np.testing.assert_allclose(pmf_at(np.repeat(pmfs, 4, 0), np.array([-1, 0, 1, 3]))[:, 0],
-                               [0, 0.1875, 0.625, 0])
+    np.testing.assert_allclose(
+        pmf_at(np.repeat(pmfs, 4, 0), np.array([-1, 0, 1, 3]))[:, 0], [0, 0.1875, 0.625, 0]
+    )
 
 
 def test_score_estimates_by_hand():
@@ -26,8 +33,10 @@ def test_score_estimates_by_hand():
     assert scores["delta_hall_rate"] == pytest.approx(0.5)  # 0.1875 <= 0.2 < 0.625
 
 
-@pytest.mark.parametrize("n, loss, opt, mode", [
-    (2, 0.3125, 0.5000, 0.6042), (3, 0.4861, 0.4535, 0.5160), (5, 0.8250, 0.3704, 0.4114)])
+@pytest.mark.parametrize(
+    "n, loss, opt, mode",
+    [(2, 0.3125, 0.5000, 0.6042), (3, 0.4861, 0.4535, 0.5160), (5, 0.8250, 0.3704, 0.4114)],
+)
 def test_population_reference_matches_the_issue_figures(n, loss, opt, mode):
     table, weights = regime_table(n, "observed")
     ref = population_reference(table, weights, n, "ceil", delta=0.25)

@@ -1,13 +1,14 @@
 """The coin trainer learns, scores every epoch, and is deterministic for a seed."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from deltahall.coin.config import CoinEvalConfig, CoinModelConfig, CoinTrainConfig
 from deltahall.coin.data import generate_coin_data, split_train_val
 from deltahall.coin.model import CoinTransformer
 from deltahall.coin.train import predict, train_coin_model
-from deltahall.config import CoinEvalConfig, CoinModelConfig, CoinTrainConfig
 
 TINY = CoinModelConfig(n_layers=2, d_model=16, ff_dim=32, n_heads=2, dropout=0.0)
 
@@ -15,11 +16,16 @@ TINY = CoinModelConfig(n_layers=2, d_model=16, ff_dim=32, n_heads=2, dropout=0.0
 def _train(seed: int, epochs: int = 4):
     train, val = split_train_val(generate_coin_data(2, 1500, seed=0), 0.2)
     seen = []
-    result = train_coin_model(train, val, 4, TINY,
-                              CoinTrainConfig(epochs=epochs, batch_size=64, lr=3e-3, weight_decay=0.0,
-                                              torch_threads=1),
-                              CoinEvalConfig(rounding="ceil", delta=0.25), seed,
-                              on_epoch=lambda epoch, metrics: seen.append((epoch, metrics)))
+    result = train_coin_model(
+        train,
+        val,
+        4,
+        TINY,
+        CoinTrainConfig(epochs=epochs, batch_size=64, lr=3e-3, weight_decay=0.0, torch_threads=1),
+        CoinEvalConfig(rounding="ceil", delta=0.25),
+        seed,
+        on_epoch=lambda epoch, metrics: seen.append((epoch, metrics)),
+    )
     return result, seen
 
 

@@ -4,6 +4,7 @@ analysis, the page.
 Built once per session in a temp directory (its own SQLite MLflow store and Optuna storage),
 then left alone: tests read the files it wrote.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,15 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> SmallRun:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
         mp.setenv("MLFLOW_TRACKING_URI", uri)
-        for args in (["sweep", "--experiment", "coin"], ["qa-pretrain"],
-                     ["sweep", "--experiment", "qa"], ["clip-train"], ["detector"],
-                     ["sweep", "--experiment", "t2i"], ["sweep-analysis"], ["dashboard"]):
+        for args in (
+            ["sweep", "--experiment", "coin"],
+            ["qa-pretrain"],
+            ["sweep", "--experiment", "qa"],
+            ["clip-train"],
+            ["detector"],
+            ["sweep", "--experiment", "t2i"],
+            ["sweep-analysis"],
+            ["dashboard"],
+        ):
             assert main(args) == 0, args
     return SmallRun(work, uri, work / "dashboards" / "index.html")

@@ -5,6 +5,7 @@ error and shows every panel with data. CI installs chromium first (scripts/insta
 locally the test is skipped, saying so, when chromium or chromedriver is missing; under
 CI=true it fails instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,15 +15,25 @@ from pathlib import Path
 import pytest
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,2400"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,2400",
+]
 
 # Under CI (CI=true) a missing browser fails the test: the browser check must never pass silently.
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and os.environ.get("CI") != "true",
     reason="needs Debian chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver):"
-           " run `make browser` (scripts/install_browser.sh); CI installs them")
+    " run `make browser` (scripts/install_browser.sh); CI installs them",
+)
 
 
 @pytest.fixture
@@ -43,9 +54,11 @@ def browser(tmp_path: Path):
 
 def _load(browser, html: Path):
     from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get(html.resolve().as_uri())
     WebDriverWait(browser, 30).until(
-        lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+        lambda d: d.execute_script("return document.body.dataset.ready") == "1"
+    )
 
 
 def test_page_loads_without_console_errors_and_shows_every_panel(browser, small_run, tmp_path):
@@ -57,11 +70,13 @@ def test_page_loads_without_console_errors_and_shows_every_panel(browser, small_
     for experiment in ("coin", "qa", "t2i"):
         for kind in ("curves", "scatter", "detector", "trials"):
             panel = browser.find_element(
-                By.CSS_SELECTOR, f"[data-panel='{kind}'][data-experiment='{experiment}']")
+                By.CSS_SELECTOR, f"[data-panel='{kind}'][data-experiment='{experiment}']"
+            )
             assert panel.is_displayed() and int(panel.get_attribute("data-count")) > 0
             for img in panel.find_elements(By.TAG_NAME, "img"):  # decoded, drawn, not broken
                 assert browser.execute_script(
-                    "return arguments[0].complete && arguments[0].naturalWidth > 300", img)
+                    "return arguments[0].complete && arguments[0].naturalWidth > 300", img
+                )
                 assert img.size["width"] > 300 and img.size["height"] > 150
     verdicts = browser.find_elements(By.CSS_SELECTOR, "#verdicts tbody tr[data-experiment]")
     assert [row.get_attribute("data-experiment") for row in verdicts] == ["coin", "qa", "t2i"]
@@ -75,12 +90,16 @@ def test_trials_table_sorts_on_click(browser, small_run):
     from selenium.webdriver.common.by import By
 
     _load(browser, small_run.html)
-    table = browser.find_element(By.CSS_SELECTOR, "[data-panel='trials'][data-experiment='coin'] table")
+    table = browser.find_element(
+        By.CSS_SELECTOR, "[data-panel='trials'][data-experiment='coin'] table"
+    )
     loss_header = table.find_elements(By.TAG_NAME, "th")[1]
 
     def losses() -> list[float]:
-        return [float(r.find_elements(By.TAG_NAME, "td")[1].get_attribute("data-value"))
-                for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        return [
+            float(r.find_elements(By.TAG_NAME, "td")[1].get_attribute("data-value"))
+            for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        ]
 
     loss_header.click()
     assert losses() == sorted(losses()) and len(losses()) == 5

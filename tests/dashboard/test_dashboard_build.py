@@ -1,4 +1,5 @@
 """The dashboard page built from a small real run: self-contained, every panel has data."""
+
 from __future__ import annotations
 
 import re
@@ -53,6 +54,7 @@ def test_dashboard_without_a_study_says_what_to_run(tmp_path: Path, monkeypatch,
 def test_curves_come_from_mlflow_with_every_seed(small_run, name, monkeypatch):
     from deltahall.config import load_params
     from deltahall.dashboard.data import collect
+
     monkeypatch.chdir(small_run.workdir)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", small_run.mlflow_uri)
     view = {v.name: v for v in collect(load_params())}[name]

@@ -1,4 +1,5 @@
 """clip_train and detector stages on the smoke profile: files, MLflow runs, registry alias."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,6 @@ from deltahall.cli import main
 from deltahall.raw_data import shipped_data_dir
 
 
-
 @pytest.fixture
 def imagework(workdir: Path) -> Path:
     shutil.copytree(shipped_data_dir() / "images", workdir / "data" / "images")
@@ -24,8 +24,10 @@ def imagework(workdir: Path) -> Path:
 
 def test_clip_then_detector_registers_a_champion(imagework: Path, mlflow_uri: str):
     assert main(["clip-train"]) == 0
-    assert {p.name for p in (imagework / "outputs/clip").iterdir()} == {"model.safetensors",
-                                                                        "spec.json"}
+    assert {p.name for p in (imagework / "outputs/clip").iterdir()} == {
+        "model.safetensors",
+        "spec.json",
+    }
     assert main(["detector"]) == 0
     summary = json.loads((imagework / "metrics/detector.json").read_text())
     for name in ("zero", "one"):

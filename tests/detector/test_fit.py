@@ -1,4 +1,5 @@
 """The detector core on synthetic clusters: calibration, union test, storage, errors."""
+
 from __future__ import annotations
 
 import numpy as np

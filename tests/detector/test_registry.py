@@ -1,4 +1,5 @@
 """The registered detector: signature, aliases, and a fresh process reloading it bit for bit."""
+
 from __future__ import annotations
 
 import subprocess
@@ -48,8 +49,13 @@ def test_signature_records_the_embedding_width(registered):
     inputs = model.metadata.get_input_schema().inputs
     assert inputs[0].shape == (-1, 12)
     outputs = model.metadata.get_output_schema().input_names()
-    assert outputs == ["log_density_cat", "log_density_dog", "inside_cat", "inside_dog",
-                       "hallucinated"]
+    assert outputs == [
+        "log_density_cat",
+        "log_density_dog",
+        "inside_cat",
+        "inside_dog",
+        "hallucinated",
+    ]
 
 
 def test_wrong_width_is_refused_with_the_width_named(registered):
@@ -65,9 +71,11 @@ def test_fresh_process_loads_champion_bit_identically(registered, tmp_path, mlfl
         "import sys, mlflow, numpy as np\n"
         f"m = mlflow.pyfunc.load_model('models:/{NAME}@champion')\n"
         f"out = m.predict(np.load(r'{tmp_path / 'emb.npy'}'))\n"
-        f"out.to_csv(r'{tmp_path / 'out.csv'}', index=False, float_format='%.17g')\n")
+        f"out.to_csv(r'{tmp_path / 'out.csv'}', index=False, float_format='%.17g')\n"
+    )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
     import pandas as pd
+
     fresh = pd.read_csv(tmp_path / "out.csv")
     expected = predictions_frame(det, emb)
     for column in expected:

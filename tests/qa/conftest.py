@@ -1,4 +1,5 @@
 """QA fixtures: bundled data, a tiny tokenizer; the hub is switched off for every QA test."""
+
 from __future__ import annotations
 
 import os

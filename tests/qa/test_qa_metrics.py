@@ -1,4 +1,5 @@
 """QA metrics against hand-computed values (difflib ratio = 2·matches / total length)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,8 +38,10 @@ def test_max_resemblance_takes_the_best_reference() -> None:
 
 
 def test_score_truthfulqa_per_question_and_means() -> None:
-    rows = [TruthfulQARow("q1", "abcd", ("abcd", "zz"), ("abce",)),
-            TruthfulQARow("q2", "cat", ("dog",), ("cat", "the hat"))]
+    rows = [
+        TruthfulQARow("q1", "abcd", ("abcd", "zz"), ("abce",)),
+        TruthfulQARow("q2", "cat", ("dog",), ("cat", "the hat")),
+    ]
     scores = score_truthfulqa(["abcd", "the cat"], rows)
     # q1: correct 1.0, incorrect 0.75 -> diff 0.25, truthful
     # q2: correct ratio("the cat","dog") = 0; incorrect max(2*3/10, 6/7) = 6/7 -> not truthful
@@ -116,7 +119,11 @@ def test_metrics_over_every_real_truthfulqa_row() -> None:
     assert np.all(wrong.max_incorrect == 1.0) and not wrong.truthful.any()
     right = score_truthfulqa([r.correct_answers[0] for r in rows], rows)
     assert np.all(right.max_correct == 1.0)
-    clash = np.array([normalise_text(r.correct_answers[0]) in
-                      {normalise_text(a) for a in r.incorrect_answers} for r in rows])
+    clash = np.array(
+        [
+            normalise_text(r.correct_answers[0]) in {normalise_text(a) for a in r.incorrect_answers}
+            for r in rows
+        ]
+    )
     assert np.array_equal(right.truthful, ~clash & (right.max_incorrect < 1.0))
     assert right.truthful.mean() > 0.95

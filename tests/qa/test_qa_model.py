@@ -1,4 +1,5 @@
 """Tiny Qwen2 + offline tokenizer: prompt format, seeding, save/load round trip, LoRA."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,10 @@ def test_tokenizer_round_trips_unseen_text(tokenizer) -> None:
 
 def test_prompt_template(tokenizer) -> None:
     assert render_prompt(tokenizer, "Why?") == "Question: Why?\nAnswer:"
-    assert render_pair(tokenizer, "Why?", "Because") == ("Question: Why?\nAnswer:",
-                                                         f" Because{EOS}")
+    assert render_pair(tokenizer, "Why?", "Because") == (
+        "Question: Why?\nAnswer:",
+        f" Because{EOS}",
+    )
 
 
 def test_tiny_model_depends_on_seed_only(tokenizer) -> None:

@@ -1,5 +1,6 @@
 """The QA stages end to end on a tiny config: files, per-epoch history, MLflow runs per
 (epochs, seed) cell, Table 1 / Figure 4, and the errors that name the stage to run first."""
+
 from __future__ import annotations
 
 import json
@@ -11,15 +12,17 @@ import pandas as pd
 import pytest
 
 from deltahall.config import Params, deep_merge, parse_params
+from deltahall.paths import QA_HISTORY as HISTORY
+from deltahall.qa.qa_pretrain import run_qa_pretrain
+from deltahall.qa.qa_train import run_qa_train
 from deltahall.qa.report import run_qa_report
-from deltahall.qa.inputs import HISTORY
-from deltahall.qa.pretrain_stage import run_qa_pretrain
-from deltahall.qa.stage import run_qa_train
 from deltahall.raw_data import shipped_data_dir
 
 # The smoke overlay of the qa section (profiles/smoke.yaml), one torch thread for tests.
 SMOKE_QA = {
-    "max_questions": 30, "max_truthfulqa": 10, "torch_threads": 1,
+    "max_questions": 30,
+    "max_truthfulqa": 10,
+    "torch_threads": 1,
     "model": {"vocab_size": 384, "hidden_size": 32, "num_layers": 1, "num_heads": 2},
     "pretrain": {"epochs": 3, "lr": 0.01, "batch_size": 16},
     "train": {"lr": 0.01, "batch_size": 8},
@@ -52,7 +55,9 @@ def test_missing_data_names_the_data_command(workdir, smoke_raw):
 
 
 def test_cli_reports_the_missing_base_with_exit_2(qa_workdir, capsys):
-    from deltahall.cli import STAGE_CALLS as STAGES, main
+    from deltahall.cli import STAGE_CALLS as STAGES
+    from deltahall.cli import main
+
     if "qa-train" not in STAGES:
         pytest.skip("cli.py does not list the QA stages yet")
     assert main(["qa-train"]) == 2
@@ -104,7 +109,8 @@ def test_three_stages_write_files_history_and_one_run_per_cell(qa_workdir, smoke
 
     summary = run_qa_report(params)
     assert summary["resemblance/incorrect_final"] == pytest.approx(
-        finals["e2-seed0"]["resemblance/incorrect"])
+        finals["e2-seed0"]["resemblance/incorrect"]
+    )
     table = json.loads(Path("plots/qa/report/table1.json").read_text())["rows"]
     assert [r["epochs"] for r in table] == ["original", 1, 2]
     assert "| Original |" in Path("plots/qa/report/table1.md").read_text()
@@ -118,15 +124,21 @@ def test_shared_prefix_equals_training_every_cell(qa_workdir, smoke_raw, mlflow_
     run_qa_pretrain(qa_params(smoke_raw))
     histories = []
     for shared in (True, False):
-        run_qa_train(qa_params(smoke_raw, decoding="sampled",
-                               grid={"share_prefix": shared}))
+        run_qa_train(qa_params(smoke_raw, decoding="sampled", grid={"share_prefix": shared}))
         history = pd.read_csv(HISTORY).sort_values(["epochs", "seed", "epoch"])
-        histories.append(history.drop(columns=["time/epoch_s", "time/eval_s"])
-                         .reset_index(drop=True))
+        histories.append(
+            history.drop(columns=["time/epoch_s", "time/eval_s"]).reset_index(drop=True)
+        )
     pd.testing.assert_frame_equal(histories[0], histories[1])
     assert set(_runs("qa")) == {"qa-e1-seed0", "qa-e2-seed0"}  # two runs per cell: 4 in all
-    assert len(mlflow.MlflowClient().search_runs(
-        [mlflow.MlflowClient().get_experiment_by_name("qa").experiment_id])) == 4
+    assert (
+        len(
+            mlflow.MlflowClient().search_runs(
+                [mlflow.MlflowClient().get_experiment_by_name("qa").experiment_id]
+            )
+        )
+        == 4
+    )
 
 
 def test_report_rejects_a_history_without_the_asked_cells(qa_workdir, smoke_raw):

@@ -2,6 +2,7 @@
 
 Sized to finish in seconds on one CPU thread; it checks behaviour, not quality.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,8 +19,11 @@ from deltahall.qa.train import encode_pairs, finetune_lora, generate_answers, pr
 @pytest.fixture(scope="module")
 def splits(open_questions):
     train_q, val_q = open_questions[:16], open_questions[16:24]
-    return ([(q.question, a) for q in train_q for a in q.answers],
-            [(q.question, a) for q in val_q for a in q.answers], val_q)
+    return (
+        [(q.question, a) for q in train_q for a in q.answers],
+        [(q.question, a) for q in val_q for a in q.answers],
+        val_q,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +60,17 @@ def test_lora_epochs_report_losses_and_leave_the_base_frozen(pretrained, splits)
     base_before = {n: p.detach().clone() for n, p in model.named_parameters()}
     lora = add_lora(model, r=4, alpha=8, dropout=0.0)
     calls: list[tuple[int, dict[str, float]]] = []
-    history = finetune_lora(lora, tokenizer, train_pairs, val_pairs, epochs=2, lr=1e-2,
-                            batch_size=8, seed=0, on_epoch=lambda e, m: calls.append((e, m)))
+    history = finetune_lora(
+        lora,
+        tokenizer,
+        train_pairs,
+        val_pairs,
+        epochs=2,
+        lr=1e-2,
+        batch_size=8,
+        seed=0,
+        on_epoch=lambda e, m: calls.append((e, m)),
+    )
     assert [e for e, _ in calls] == [1, 2] and len(history) == 2
     for _, metrics in calls:
         assert set(metrics) == {"train/loss", "val/loss", "time/epoch_s"}
@@ -76,10 +89,15 @@ def test_generation_is_deterministic_and_excludes_the_prompt(pretrained, splits)
     _, _, val_q = splits
     questions = [q.question for q in val_q]
     greedy = generate_answers(model, tokenizer, questions, max_new_tokens=12, batch_size=3)
-    assert greedy == generate_answers(model, tokenizer, questions, max_new_tokens=12,
-                                      batch_size=3, seed=99)  # greedy ignores the seed
-    sampled = [generate_answers(model, tokenizer, questions, "sampled", seed=s,
-                                max_new_tokens=12, batch_size=3) for s in (7, 7, 8)]
+    assert greedy == generate_answers(
+        model, tokenizer, questions, max_new_tokens=12, batch_size=3, seed=99
+    )  # greedy ignores the seed
+    sampled = [
+        generate_answers(
+            model, tokenizer, questions, "sampled", seed=s, max_new_tokens=12, batch_size=3
+        )
+        for s in (7, 7, 8)
+    ]
     assert sampled[0] == sampled[1] and sampled[0] != sampled[2]
     for g in greedy + sampled[0]:
         assert "Question:" not in g.answer and "\n" not in g.answer

@@ -1,4 +1,5 @@
 """Schemas of the bundled QA data: shipped files parse, malformed rows are rejected by line."""
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,12 @@ _DROP = object()
 
 
 def _line(**overrides: object) -> str:
-    obj: dict[str, object] = {"id": "q1", "question": "Name a colour.", "answers": ["Red", "Blue"],
-                              "topic": "arts"}
+    obj: dict[str, object] = {
+        "id": "q1",
+        "question": "Name a colour.",
+        "answers": ["Red", "Blue"],
+        "topic": "arts",
+    }
     obj.update(overrides)
     return json.dumps({k: v for k, v in obj.items() if v is not _DROP})
 

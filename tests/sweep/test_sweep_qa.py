@@ -1,4 +1,5 @@
 """The QA study on the smoke profile: LoRA trials on the qa_pretrain base, δ-rate every epoch."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """A smoke study end to end: `deltahall sweep` and `sweep-analysis` against a temp SQLite MLflow
 store and a temp Optuna storage; files first, one parent run per study, one nested run per trial."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,8 @@ def test_coin_study_files_mlflow_and_analysis(workdir: Path, mlflow_uri: str, ca
     history = pd.read_csv(workdir / "plots/sweep/coin_history.csv")
     assert set(history["seed"]) == {0, 1}
     assert history.groupby("trial")["epoch"].max().tolist() == [
-        e for e in trials["epochs"]]  # every epoch of every trial, both seeds
+        e for e in trials["epochs"]
+    ]  # every epoch of every trial, both seeds
     summary = json.loads((workdir / "metrics/sweep/coin.json").read_text())
     assert summary["n_complete"] == 4 and summary["loss"] == "val/loss"
     assert "trial 3:" in capsys.readouterr().out  # one progress line per trial
@@ -60,8 +62,9 @@ def test_coin_study_files_mlflow_and_analysis(workdir: Path, mlflow_uri: str, ca
     assert run["tags.verdict.coin"] == analysis["coin"]["verdict"]
 
 
-def test_a_second_run_resumes_the_study_and_other_params_are_refused(workdir: Path,
-                                                                      mlflow_uri: str, capsys):
+def test_a_second_run_resumes_the_study_and_other_params_are_refused(
+    workdir: Path, mlflow_uri: str, capsys
+):
     _set(workdir, storage="journal:store/{experiment}.journal")
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["sweep"]["coin"].update(n_trials=2, seeds=[0], n_examples=100)
@@ -72,8 +75,12 @@ def test_a_second_run_resumes_the_study_and_other_params_are_refused(workdir: Pa
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     assert main(["sweep", "--experiment", "coin"]) == 0  # joins: runs the 1 missing trial
     assert "2 trials stored, 1 to run" in capsys.readouterr().out
-    study = optuna.load_study(study_name="deltahall-coin", storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(workdir / "store/coin.journal"))))
+    study = optuna.load_study(
+        study_name="deltahall-coin",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(workdir / "store/coin.journal"))
+        ),
+    )
     assert [t.number for t in study.trials] == [0, 1, 2]
 
     params["coin"]["model"]["ff_dim"] = 8  # same study name, other base params

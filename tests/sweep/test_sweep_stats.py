@@ -1,4 +1,5 @@
 """The pure statistics of the sweeps, checked against hand computations (and scipy)."""
+
 from __future__ import annotations
 
 import math
@@ -77,7 +78,7 @@ def test_verdict_rule():
     assert stats.verdict(-0.5, 0.2, 0.3) == stats.DOES_NOT
     assert stats.verdict(-0.9, -0.4, 0.3) == stats.DOES_NOT
     assert stats.verdict(-0.2, 0.5, 0.3) == stats.INCONCLUSIVE
-    assert stats.verdict(0.0, 0.5, 0.3) == stats.INCONCLUSIVE   # 0 is not above 0
+    assert stats.verdict(0.0, 0.5, 0.3) == stats.INCONCLUSIVE  # 0 is not above 0
     assert stats.verdict(-0.1, 0.3, 0.3) == stats.INCONCLUSIVE  # 0.3 is not below 0.3
     assert stats.verdict(float("nan"), float("nan")) == stats.INCONCLUSIVE
 
@@ -113,11 +114,13 @@ def test_within_runs_by_hand():
     # Mean over the 3 defined runs: (1 - 1 + 0) / 3 = 0. Resampling the 3 values: P(mean = -1)
     # = 1/27 (3.7 %), P(mean = -2/3) = 3/27: the 5 % quantile is -2/3, the 95 % one +2/3, and
     # the 2.5 % / 97.5 % ones are -1 and +1.
-    curves = [(np.array([3.0, 2, 1]), np.array([0.3, 0.2, 0.1])),
-              (np.array([3.0, 2, 1]), np.array([0.1, 0.2, 0.3])),
-              (np.array([3.0, 2, 1]), np.array([0.2, 0.2, 0.2])),
-              (np.array([1.0, 1, 1]), np.array([0.3, 0.2, 0.1])),
-              (np.array([2.0, 1]), np.array([0.2, 0.1]))]
+    curves = [
+        (np.array([3.0, 2, 1]), np.array([0.3, 0.2, 0.1])),
+        (np.array([3.0, 2, 1]), np.array([0.1, 0.2, 0.3])),
+        (np.array([3.0, 2, 1]), np.array([0.2, 0.2, 0.2])),
+        (np.array([1.0, 1, 1]), np.array([0.3, 0.2, 0.1])),
+        (np.array([2.0, 1]), np.array([0.2, 0.1])),
+    ]
     out = within_runs(curves, n_boot=4000, level=0.9, seed=0)
     assert out["n_runs"] == 4 and out["n_defined_spearman"] == 3 and out["n_rate_constant"] == 1
     assert out["spearman"] == pytest.approx({"estimate": 0.0, "low": -2 / 3, "high": 2 / 3})

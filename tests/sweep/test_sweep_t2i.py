@@ -1,5 +1,6 @@
 """The text-to-image study on the smoke profile: trials of `train_t2i_run`, judged every epoch
 by the registered HCDR detector; the detector's margins kept for the dashboard."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,8 +15,9 @@ from deltahall.raw_data import shipped_data_dir
 from deltahall.sweep.storage import load_existing_study
 
 
-def test_t2i_study_needs_the_detector_then_tracks_every_trial(workdir: Path, mlflow_uri: str,
-                                                              capsys):
+def test_t2i_study_needs_the_detector_then_tracks_every_trial(
+    workdir: Path, mlflow_uri: str, capsys
+):
     shutil.copytree(shipped_data_dir() / "images", workdir / "data" / "images")
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["clip"]["torch_threads"] = 1

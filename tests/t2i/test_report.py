@@ -1,4 +1,5 @@
 """Figures 5/6 and the measured claim from a hand-made history (no training)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,9 +15,14 @@ def _history(rates: dict[int, list[float]]) -> pd.DataFrame:
     rows = []
     for seed, per_epoch in rates.items():
         for epoch, rate in enumerate(per_epoch, start=1):
-            row = {"seed": seed, "epoch": epoch, "train/loss": 1.0 / epoch + 0.01 * seed,
-                   "train/loss_fixed_noise": 0.5 / epoch, "val/hall_rate": rate,
-                   "val/mean_hall": 1.0}
+            row = {
+                "seed": seed,
+                "epoch": epoch,
+                "train/loss": 1.0 / epoch + 0.01 * seed,
+                "train/loss_fixed_noise": 0.5 / epoch,
+                "val/hall_rate": rate,
+                "val/mean_hall": 1.0,
+            }
             for p in ("a", "b"):
                 row[f"val/hall_rate/{p}"] = rate
                 row[f"val/mean_hall/{p}"] = float(seed == 0)
@@ -30,7 +36,7 @@ def test_seed_band_is_the_mean_over_seeds_with_a_ci_around_it():
     assert band["epoch"].tolist() == [1, 2]
     assert band["mean"].tolist() == pytest.approx([0.4, 0.4])
     assert band["low"][0] < 0.4 < band["high"][0]
-    assert band["low"][1] == band["high"][1] == pytest.approx(0.4)   # no spread, no width
+    assert band["low"][1] == band["high"][1] == pytest.approx(0.4)  # no spread, no width
 
 
 def test_claim_separates_a_falling_loss_from_a_rate_that_stays():

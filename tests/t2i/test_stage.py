@@ -1,4 +1,5 @@
 """t2i_train and t2i_report on the smoke profile: files, MLflow runs, grids, figures, crashes."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def _t2i_runs(uri: str) -> pd.DataFrame:
     return mlflow.search_runs(experiment_names=["t2i"], order_by=["start_time ASC"])
 
 
-def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(imagework: Path, mlflow_uri: str,
-                                                               capsys, monkeypatch):
+def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
+    imagework: Path, mlflow_uri: str, capsys, monkeypatch
+):
     assert main(["clip-train"]) == 0
     # Without a registered detector the stage names what is missing and writes nothing.
     assert main(["t2i-train"]) == 2
@@ -52,11 +54,13 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(imagework: Path, 
     client = MlflowClient()
     for metric in ("train/loss", "val/hall_rate", "val/mean_hall/mixed_high"):
         logged = client.get_metric_history(run["run_id"], metric)
-        assert [m.step for m in logged] == [1, 2]          # step = epoch
+        assert [m.step for m in logged] == [1, 2]  # step = epoch
         assert [m.value for m in logged] == pytest.approx(history[metric].tolist())
     for epoch in (1, 2):
-        names = {Path(a.path).name for a in
-                 client.list_artifacts(run["run_id"], f"grids/epoch{epoch:03d}")}
+        names = {
+            Path(a.path).name
+            for a in client.list_artifacts(run["run_id"], f"grids/epoch{epoch:03d}")
+        }
         assert names == {f"epoch{epoch:03d}_{p}.png" for p in PROMPTS}
     assert (imagework / "outputs/t2i/seed0/unet/config.json").exists()
     assert json.loads((imagework / "metrics/t2i/train.json").read_text())["seeds"] == [0]

@@ -1,4 +1,5 @@
 """Exact reference values of the coin experiment (§6.1), checked against the brief's numbers."""
+
 from itertools import combinations, product
 
 import numpy as np
@@ -14,11 +15,14 @@ def test_head_probs() -> None:
         coin_head_probs(0)
 
 
-@pytest.mark.parametrize("n, loss, opt, mode", [
-    (2, 0.3125, 0.5000, 0.6042),
-    (3, 0.4861, 0.4535, 0.5160),
-    (5, 0.8250, 0.3704, 0.4114),
-])
+@pytest.mark.parametrize(
+    "n, loss, opt, mode",
+    [
+        (2, 0.3125, 0.5000, 0.6042),
+        (3, 0.4861, 0.4535, 0.5160),
+        (5, 0.8250, 0.3704, 0.4114),
+    ],
+)
 def test_reference_values_ceil(n: int, loss: float, opt: float, mode: float) -> None:
     ref = coin_reference_values(n, "ceil")
     assert set(ref) == {"optimal_loss", "optimal_cond_prob", "mode_cond_prob"}

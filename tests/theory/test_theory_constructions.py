@@ -1,4 +1,5 @@
 """Theorems 4.1-4.3 (Appendix C.1-C.4): the L2-optimal estimate δ-hallucinates."""
+
 import math
 
 import numpy as np
@@ -92,8 +93,9 @@ def _ball_points(rng: np.random.Generator, dim: int, eps: float, n: int) -> np.n
 
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from([2, 4, 6]), st.integers(1, 5), deltas, epsilons, seeds)
-def test_4_2_every_estimate_in_the_eps_ball_hallucinates(n: int, dim: int, delta: float,
-                                                         eps: float, seed: int) -> None:
+def test_4_2_every_estimate_in_the_eps_ball_hallucinates(
+    n: int, dim: int, delta: float, eps: float, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     s = theorem_4_2_construction(n, dim, delta, eps, _probs(seed, n), scale_c=1.0 + 1e-6)
     assert np.linalg.norm(s.optimal_estimate()) <= 1e-9 * (1 + np.abs(s.means).max())
@@ -111,10 +113,14 @@ def test_4_2_pairing_by_hand() -> None:
     np.testing.assert_allclose(s.means[:, 0], [18.0, -6.0])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"n_states": 3, "probs": [0.2, 0.3, 0.5]}, "even"), ({"scale_c": 1.0}, "scale_c"),
-    ({"epsilon": -1.0}, "epsilon"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_states": 3, "probs": [0.2, 0.3, 0.5]}, "even"),
+        ({"scale_c": 1.0}, "scale_c"),
+        ({"epsilon": -1.0}, "epsilon"),
+    ],
+)
 def test_4_2_validates(kwargs: dict, match: str) -> None:
     base = {"n_states": 2, "dim": 1, "delta": 0.1, "epsilon": 0.1, "probs": [0.5, 0.5]}
     with pytest.raises(ValueError, match=match):
@@ -122,10 +128,18 @@ def test_4_2_validates(kwargs: dict, match: str) -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from([2, 4]), st.integers(1, 4), st.integers(1, 5), deltas,
-       st.floats(0.1, 4.0), epsilons, seeds)
+@given(
+    st.sampled_from([2, 4]),
+    st.integers(1, 4),
+    st.integers(1, 5),
+    deltas,
+    st.floats(0.1, 4.0),
+    epsilons,
+    seeds,
+)
 def test_4_3_lipschitz_estimator_hallucinates_at_every_hint(
-        n: int, dim: int, dim_x: int, delta: float, lip: float, bound: float, seed: int) -> None:
+    n: int, dim: int, dim_x: int, delta: float, lip: float, bound: float, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     s = theorem_4_3_construction(n, dim, delta, lip, bound, _probs(seed, n))
     w = rng.normal(size=(dim, dim_x))

@@ -1,4 +1,5 @@
 """Theorem D.1 (Appendix D): the cross-entropy optimum hallucinates (exact C-dim density)."""
+
 import math
 
 import numpy as np
@@ -63,8 +64,9 @@ def test_paper_variance_can_fail_and_can_hold() -> None:
     assert theorem_d1_max_variance(2, 0.5) == math.inf  # peak over v is (πe)^(-1)·2 ≈ 0.23 ≤ δ
 
 
-@pytest.mark.parametrize("n, delta, match", [(1, 0.1, "n_classes"), (3, 1.0, "delta"),
-                                             (3, 0.0, "delta")])
+@pytest.mark.parametrize(
+    "n, delta, match", [(1, 0.1, "n_classes"), (3, 1.0, "delta"), (3, 0.0, "delta")]
+)
 def test_validates(n: int, delta: float, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         theorem_d1_construction(n, delta)

@@ -1,4 +1,5 @@
 """Gaussian states: log-pdf, the HCDR ball radius, validation, sampling."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -32,13 +33,15 @@ def test_hcdr_radius_is_the_delta_level_set(sigma: float, dim: int, delta: float
 def test_hcdr_radius_hand_and_empty() -> None:
     # σ = 1, d = 1: ρ² = −2 ln(δ √(2π))
     assert gaussian_hcdr_radius(1.0, 1, 0.1) == pytest.approx(
-        np.sqrt(-2 * np.log(0.1 * np.sqrt(2 * np.pi))))
+        np.sqrt(-2 * np.log(0.1 * np.sqrt(2 * np.pi)))
+    )
     assert gaussian_hcdr_radius(1.0, 1, 0.5) == 0.0  # peak 0.399 ≤ δ: U^δ is empty
 
 
 def test_states_density_peak_and_optimum() -> None:
-    s = GaussianStates(probs=[0.25, 0.75], means=[[0.0, 4.0], [4.0, 0.0]],
-                       covariances=[np.eye(2), 4 * np.eye(2)])
+    s = GaussianStates(
+        probs=[0.25, 0.75], means=[[0.0, 4.0], [4.0, 0.0]], covariances=[np.eye(2), 4 * np.eye(2)]
+    )
     np.testing.assert_allclose(s.optimal_estimate(), [3.0, 1.0])
     np.testing.assert_allclose(s.peak_densities(), [1 / (2 * np.pi), 1 / (8 * np.pi)])
     np.testing.assert_allclose(s.density(s.means)[[0, 1], [0, 1]], s.peak_densities())
@@ -54,13 +57,19 @@ def test_states_sample_mean_converges() -> None:
     assert draws[states == 1].std() == pytest.approx(2.0, rel=0.03)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"probs": [0.5, 0.6]}, "sum to 1"),
-    ({"covariances": [np.eye(2), -np.eye(2)]}, "positive definite"),
-    ({"means": [[0.0, 0.0]]}, "number of states"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"probs": [0.5, 0.6]}, "sum to 1"),
+        ({"covariances": [np.eye(2), -np.eye(2)]}, "positive definite"),
+        ({"means": [[0.0, 0.0]]}, "number of states"),
+    ],
+)
 def test_states_validate(kwargs: dict, match: str) -> None:
-    base = {"probs": [0.5, 0.5], "means": [[0.0, 0.0], [1.0, 1.0]],
-            "covariances": [np.eye(2), np.eye(2)]}
+    base = {
+        "probs": [0.5, 0.5],
+        "means": [[0.0, 0.0], [1.0, 1.0]],
+        "covariances": [np.eye(2), np.eye(2)],
+    }
     with pytest.raises(ValueError, match=match):
         GaussianStates(**{**base, **kwargs})

@@ -1,4 +1,5 @@
 """Definition 3.2 and the density helpers that feed it."""
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -27,11 +28,17 @@ def test_delta_hallucinates_keeps_leading_axes_and_accepts_delta_above_one() -> 
     assert out.sum() == 5 and not out[1, 2]
 
 
-@pytest.mark.parametrize("dens, delta, match", [
-    ([0.1, -0.1], 0.5, "non-negative"), ([np.nan, 0.1], 0.5, "NaN"),
-    ([0.1], 0.0, "delta"), ([0.1], -1.0, "delta"), ([0.1], float("nan"), "delta"),
-    (np.zeros((3, 0)), 0.5, "last axis"),
-])
+@pytest.mark.parametrize(
+    "dens, delta, match",
+    [
+        ([0.1, -0.1], 0.5, "non-negative"),
+        ([np.nan, 0.1], 0.5, "NaN"),
+        ([0.1], 0.0, "delta"),
+        ([0.1], -1.0, "delta"),
+        ([0.1], float("nan"), "delta"),
+        (np.zeros((3, 0)), 0.5, "last axis"),
+    ],
+)
 def test_delta_hallucinates_rejects(dens: object, delta: float, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         delta_hallucinates(dens, delta)
@@ -40,8 +47,8 @@ def test_delta_hallucinates_rejects(dens: object, delta: float, match: str) -> N
 def test_densities_from_scipy_continuous_and_discrete() -> None:
     x = np.array([0.0, 1.0, 3.0])
     cont = densities_from_scipy([stats.norm(0, 1), stats.norm(3, 2)], x)
-    np.testing.assert_allclose(cont[:, 0], np.exp(-x**2 / 2) / np.sqrt(2 * np.pi))
-    np.testing.assert_allclose(cont[:, 1], np.exp(-(x - 3) ** 2 / 8) / np.sqrt(8 * np.pi))
+    np.testing.assert_allclose(cont[:, 0], np.exp(-(x**2) / 2) / np.sqrt(2 * np.pi))
+    np.testing.assert_allclose(cont[:, 1], np.exp(-((x - 3) ** 2) / 8) / np.sqrt(8 * np.pi))
     disc = densities_from_scipy([stats.binom(3, 0.5), stats.poisson(2.0)], np.array([0, 1, 1.5]))
     np.testing.assert_allclose(disc[:, 0], [1 / 8, 3 / 8, 0.0])  # pmf, 0 off the lattice
     np.testing.assert_allclose(disc[:, 1], [np.exp(-2), 2 * np.exp(-2), 0.0])
@@ -65,8 +72,10 @@ def test_gaussian_mixtures_match_scipy() -> None:
     weights, means, covs = _mixtures()
     pts = np.random.default_rng(0).normal(size=(20, 2)) * 3
     got = densities_from_gaussian_mixtures(weights, means, covs, pts)
-    want0 = sum(w * stats.multivariate_normal(m, c).pdf(pts)
-                for w, m, c in zip(weights[0], means[0], covs[0]))
+    want0 = sum(
+        w * stats.multivariate_normal(m, c).pdf(pts)
+        for w, m, c in zip(weights[0], means[0], covs[0])
+    )
     np.testing.assert_allclose(got[:, 0], want0, rtol=1e-12)
     np.testing.assert_allclose(got[:, 1], stats.multivariate_normal(means[1][0], 3).pdf(pts))
 
@@ -85,8 +94,9 @@ def test_gaussian_mixtures_diagonal_equals_full_and_log_is_finite_far_away() -> 
 def test_gaussian_mixtures_validate() -> None:
     weights, means, covs = _mixtures()
     with pytest.raises(ValueError, match="sum to 1"):
-        densities_from_gaussian_mixtures([np.array([0.5, 0.6]), weights[1]], means, covs,
-                                         np.zeros((1, 2)))
+        densities_from_gaussian_mixtures(
+            [np.array([0.5, 0.6]), weights[1]], means, covs, np.zeros((1, 2))
+        )
     with pytest.raises(ValueError, match="same N"):
         densities_from_gaussian_mixtures(weights[:1], means, covs, np.zeros((1, 2)))
 

@@ -1,4 +1,5 @@
 """HCDR calibration (Appendix B, §6.3) and its agreement with Definition 3.2."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,7 +23,7 @@ def test_threshold_and_coverage_on_gaussians() -> None:
     for law, t, sd in zip(laws, thr, (1, 2)):
         assert t == pytest.approx(law.logpdf(law.mean() + stats.norm.ppf(0.95) * sd), abs=0.02)
     fresh = np.stack([law.rvs(size=40_000, random_state=rng) for law in laws])
-    for i, law in enumerate(laws):
+    for i in range(len(laws)):
         logd = np.stack([lw.logpdf(fresh[i]) for lw in laws], axis=-1)
         coverage = hcdr_membership(logd, thr)[:, i].mean()
         assert coverage == pytest.approx(0.90, abs=4 * np.sqrt(0.09 / 40_000) + 0.005)
@@ -46,11 +47,16 @@ def test_union_with_log_delta_is_definition_3_2(seed: int, delta: float) -> None
     np.testing.assert_array_equal(out, delta_hallucinates(dens, delta))
 
 
-@pytest.mark.parametrize("args, match", [
-    (([np.zeros(5)], 0.0), "quantile"), (([np.zeros(5)], 1.0), "quantile"),
-    (([np.array([])], 0.1), "non-empty"), (([np.array([np.nan, 1.0])], 0.1), "NaN"),
-    (([], 0.1), "at least one"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (([np.zeros(5)], 0.0), "quantile"),
+        (([np.zeros(5)], 1.0), "quantile"),
+        (([np.array([])], 0.1), "non-empty"),
+        (([np.array([np.nan, 1.0])], 0.1), "NaN"),
+        (([], 0.1), "at least one"),
+    ],
+)
 def test_thresholds_validate(args: tuple, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         hcdr_thresholds(*args)

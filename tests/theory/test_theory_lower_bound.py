@@ -1,4 +1,5 @@
 """Theorem 5.1's lower bound: the optimisation over α, hand cases and vacuous cases."""
+
 import math
 
 import numpy as np
@@ -64,13 +65,16 @@ def test_one_vacuous_state_zeroes_the_bound() -> None:
     assert res.bound == 0.0 and res.P[1] > 0
 
 
-@pytest.mark.parametrize("args, match", [
-    (([0.5, 0.5], [1.0, 1.0], [1.5, 0.5], 0.0), "kurtosis"),
-    (([0.5, 0.5], [0.0, 1.0], [0.5, 0.5], 0.0), "sigma_d"),
-    (([0.5, 0.5], [1.0, 1.0], [0.5, 0.5], -1.0), "r must"),
-    (([0.5, 0.5], [1.0], [0.5, 0.5], 0.0), "same length"),
-    (([0.5, 0.6], [1.0, 1.0], [0.5, 0.5], 0.0), "sum to 1"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (([0.5, 0.5], [1.0, 1.0], [1.5, 0.5], 0.0), "kurtosis"),
+        (([0.5, 0.5], [0.0, 1.0], [0.5, 0.5], 0.0), "sigma_d"),
+        (([0.5, 0.5], [1.0, 1.0], [0.5, 0.5], -1.0), "r must"),
+        (([0.5, 0.5], [1.0], [0.5, 0.5], 0.0), "same length"),
+        (([0.5, 0.6], [1.0, 1.0], [0.5, 0.5], 0.0), "sum to 1"),
+    ],
+)
 def test_validates(args: tuple, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         theorem_5_1_lower_bound(*args)

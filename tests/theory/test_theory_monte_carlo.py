@@ -1,4 +1,5 @@
 """Monte-Carlo P_H^δ: closed forms, moment estimates, and the Theorem 5.1 bound beside it."""
+
 import math
 
 import numpy as np
@@ -19,6 +20,7 @@ from deltahall.theory import (
 def gaussian_mus(scale: float, n_states: int, dim: int):
     def sample(rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.normal(scale=scale, size=(n, n_states, dim))
+
     return sample
 
 
@@ -36,8 +38,14 @@ def test_two_states_closed_form() -> None:
     s, sigma, delta = 3.0, 0.4, 0.3
     rho = gaussian_hcdr_radius(sigma, 1, delta)
     exact = 2 * (1 - norm.cdf(4 * rho / (s * math.sqrt(2))))
-    res = monte_carlo_hallucination_probability([0.25, 0.75], gaussian_mus(s, 2, 1), 100_000,
-                                                np.random.default_rng(0), sigma=sigma, delta=delta)
+    res = monte_carlo_hallucination_probability(
+        [0.25, 0.75],
+        gaussian_mus(s, 2, 1),
+        100_000,
+        np.random.default_rng(0),
+        sigma=sigma,
+        delta=delta,
+    )
     assert res.radius == pytest.approx(rho)
     half_width = 1.96 * math.sqrt(res.estimate * (1 - res.estimate) / 1e5)
     assert res.ci_high - res.ci_low == pytest.approx(2 * half_width, rel=0.02)
@@ -76,11 +84,13 @@ def test_moments_validate() -> None:
     with pytest.raises(ValueError, match="never moves"):
         moments_from_samples(np.ones((10, 2, 1)), mu0=np.ones(1))
     with pytest.raises(ValueError, match="shape"):
-        monte_carlo_hallucination_probability([0.5, 0.5], gaussian_mus(1, 3, 1), 10,
-                                              np.random.default_rng(0), radius=1.0)
+        monte_carlo_hallucination_probability(
+            [0.5, 0.5], gaussian_mus(1, 3, 1), 10, np.random.default_rng(0), radius=1.0
+        )
     with pytest.raises(ValueError, match="either"):
-        monte_carlo_hallucination_probability([1.0], gaussian_mus(1, 1, 1), 10,
-                                              np.random.default_rng(0), radius=1.0, sigma=1.0)
+        monte_carlo_hallucination_probability(
+            [1.0], gaussian_mus(1, 1, 1), 10, np.random.default_rng(0), radius=1.0, sigma=1.0
+        )
 
 
 @settings(max_examples=20, deadline=None)
@@ -89,15 +99,21 @@ def test_bound_holds_where_it_applies(n: int, dim: int, r_frac: float, seed: int
     """Uniform p and equal spreads keep θ_i ≤ 1 satisfiable (k = 1/N); the MC interval must
     reach at least the bound."""
     scale = 1.0
-    out = compare_bound_and_monte_carlo(np.full(n, 1 / n), gaussian_mus(scale, n, dim), 4_000,
-                                        np.random.default_rng(seed), radius=r_frac * scale)
+    out = compare_bound_and_monte_carlo(
+        np.full(n, 1 / n),
+        gaussian_mus(scale, n, dim),
+        4_000,
+        np.random.default_rng(seed),
+        radius=r_frac * scale,
+    )
     assert out["applicable"] and out["bound"] > 0
     assert out["bound_holds"] and out["mc_estimate"] >= out["bound"]
     assert out["mc_ci_low"] <= out["mc_estimate"] <= out["mc_ci_high"]
 
 
 def test_compare_reports_vacuous_bound() -> None:
-    out = compare_bound_and_monte_carlo([1.0], gaussian_mus(1.0, 1, 2), 1_000,
-                                        np.random.default_rng(0), sigma=0.5, delta=0.1)
+    out = compare_bound_and_monte_carlo(
+        [1.0], gaussian_mus(1.0, 1, 2), 1_000, np.random.default_rng(0), sigma=0.5, delta=0.1
+    )
     assert out["applicable"] is False and out["bound"] == 0.0 and out["bound_holds"]
     assert out["radius"] == pytest.approx(gaussian_hcdr_radius(0.5, 2, 0.1))

@@ -1,4 +1,5 @@
 """Exact Poisson-binomial pmf: hand cases, binomial limit, brute-force enumeration."""
+
 from itertools import product
 
 import numpy as np
@@ -58,10 +59,16 @@ def test_batch_matches_rows() -> None:
         np.testing.assert_allclose(batch[i], brute_force_pmf(list(rows[i])), atol=1e-12)
 
 
-@pytest.mark.parametrize("bad, match", [
-    ([0.5, 1.2], r"\[0, 1\]"), ([-0.1], r"\[0, 1\]"), ([np.nan], "finite"),
-    ([[0.5, 0.5]], "1-D"), (0.5, "1-D"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ([0.5, 1.2], r"\[0, 1\]"),
+        ([-0.1], r"\[0, 1\]"),
+        ([np.nan], "finite"),
+        ([[0.5, 0.5]], "1-D"),
+        (0.5, "1-D"),
+    ],
+)
 def test_rejects_bad_probs(bad: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         poisson_binomial_pmf(bad)

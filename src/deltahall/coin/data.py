@@ -8,6 +8,7 @@ Latent states: in the `observed` variant the chosen coins are the only cause (on
 input). In the `hidden` variant each example also draws one of two coin regimes that the input
 does not reveal, so P(K | coins) is a two-mode mixture and its mean falls between the modes.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -23,7 +24,9 @@ from deltahall.theory import coin_head_probs
 Variant = Literal["observed", "hidden"]
 
 
-def regime_table(n_choose: int, variant: Variant, shrink: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+def regime_table(
+    n_choose: int, variant: Variant, shrink: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
     """(S, 2N) head probability of every coin under each latent state, and (S,) state priors.
 
     hidden: regime 0 scales every p_i down (p_i * shrink), regime 1 pushes it up
@@ -39,9 +42,9 @@ def regime_table(n_choose: int, variant: Variant, shrink: float = 0.2) -> tuple[
 
 @dataclass(frozen=True)
 class CoinData:
-    coin_ids: np.ndarray     # (M, N) int64 labels of the chosen coins, in draw order
-    heads: np.ndarray        # (M,) int64 number of heads observed
-    state: np.ndarray        # (M,) int64 latent state drawn (always 0 when observed)
+    coin_ids: np.ndarray  # (M, N) int64 labels of the chosen coins, in draw order
+    heads: np.ndarray  # (M,) int64 number of heads observed
+    state: np.ndarray  # (M,) int64 latent state drawn (always 0 when observed)
     state_probs: np.ndarray  # (M, S, N) head probability of each chosen coin under each state
     state_weights: np.ndarray  # (S,) prior of each latent state
 
@@ -52,13 +55,19 @@ class CoinData:
     def n_choose(self) -> int:
         return int(self.coin_ids.shape[1])
 
-    def subset(self, index: np.ndarray | slice) -> "CoinData":
-        return CoinData(self.coin_ids[index], self.heads[index], self.state[index],
-                        self.state_probs[index], self.state_weights)
+    def subset(self, index: np.ndarray | slice) -> CoinData:
+        return CoinData(
+            self.coin_ids[index],
+            self.heads[index],
+            self.state[index],
+            self.state_probs[index],
+            self.state_weights,
+        )
 
 
-def generate_coin_data(n_choose: int, n_examples: int, seed: int,
-                       variant: Variant = "observed", shrink: float = 0.2) -> CoinData:
+def generate_coin_data(
+    n_choose: int, n_examples: int, seed: int, variant: Variant = "observed", shrink: float = 0.2
+) -> CoinData:
     if n_choose < 1 or n_examples < 1:
         raise ValueError(f"need n_choose >= 1 and n_examples >= 1 (got {n_choose}, {n_examples})")
     rng = np.random.default_rng(seed)
@@ -68,10 +77,15 @@ def generate_coin_data(n_choose: int, n_examples: int, seed: int,
     coin_ids = np.argsort(rng.random((n_examples, n_coins)), axis=1)[:, :n_choose]
     state = rng.choice(len(weights), size=n_examples, p=weights)
     state_probs = np.transpose(table[:, coin_ids], (1, 0, 2))  # (M, S, N)
-    drawn = state_probs[np.arange(n_examples), state]          # (M, N)
+    drawn = state_probs[np.arange(n_examples), state]  # (M, N)
     heads = (rng.random((n_examples, n_choose)) < drawn).sum(axis=1)
-    return CoinData(coin_ids.astype(np.int64), heads.astype(np.int64), state.astype(np.int64),
-                    state_probs, weights)
+    return CoinData(
+        coin_ids.astype(np.int64),
+        heads.astype(np.int64),
+        state.astype(np.int64),
+        state_probs,
+        weights,
+    )
 
 
 def split_train_val(data: CoinData, val_fraction: float) -> tuple[CoinData, CoinData]:
@@ -85,8 +99,14 @@ def split_train_val(data: CoinData, val_fraction: float) -> tuple[CoinData, Coin
 def save_coin_data(data: CoinData, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, coin_ids=data.coin_ids, heads=data.heads, state=data.state,
-                        state_probs=data.state_probs, state_weights=data.state_weights)
+    np.savez_compressed(
+        tmp,
+        coin_ids=data.coin_ids,
+        heads=data.heads,
+        state=data.state,
+        state_probs=data.state_probs,
+        state_weights=data.state_weights,
+    )
     tmp.replace(path)  # atomic: a crash never leaves a half-written dataset behind
 
 
@@ -98,12 +118,15 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as f:
             found = {k: f[k] for k in COIN_ARRAYS if k in f.files}
     except (OSError, EOFError, ValueError, TypeError, zipfile.BadZipFile, zlib.error) as err:
-        raise ValueError(f"{path}: not a readable coin dataset (.npz): {err}; rerun "
-                         f"`deltahall coin-data`") from None
+        raise ValueError(
+            f"{path}: not a readable coin dataset (.npz): {err}; rerun `deltahall coin-data`"
+        ) from None
     missing = [k for k in COIN_ARRAYS if k not in found]
     if missing:
-        raise ValueError(f"{path}: not a coin dataset: missing array(s) {', '.join(missing)}; "
-                         f"rerun `deltahall coin-data`")
+        raise ValueError(
+            f"{path}: not a coin dataset: missing array(s) {', '.join(missing)}; "
+            f"rerun `deltahall coin-data`"
+        )
     return found
 
 
@@ -111,19 +134,25 @@ def check_coin_data(data: CoinData, n_coins: int, path: Path) -> CoinData:
     """Shapes agree and every value is in range; errors name the file, array and first row."""
     m = len(data.heads)
     if data.coin_ids.ndim != 2 or data.state_probs.ndim != 3 or data.state_weights.ndim != 1:
-        raise ValueError(f"{path}: coin_ids, state_probs, state_weights must be 2-, 3-, 1-d "
-                         f"(got {data.coin_ids.ndim}, {data.state_probs.ndim}, "
-                         f"{data.state_weights.ndim})")
+        raise ValueError(
+            f"{path}: coin_ids, state_probs, state_weights must be 2-, 3-, 1-d "
+            f"(got {data.coin_ids.ndim}, {data.state_probs.ndim}, "
+            f"{data.state_weights.ndim})"
+        )
     lengths = {k: len(getattr(data, k)) for k in ("coin_ids", "heads", "state", "state_probs")}
     if len(set(lengths.values())) != 1 or m == 0:
         raise ValueError(f"{path}: arrays disagree on the number of examples: {lengths}")
-    for name, values, high in (("coin_ids", data.coin_ids, n_coins - 1),
-                               ("heads", data.heads, data.n_choose),
-                               ("state", data.state, len(data.state_weights) - 1)):
+    for name, values, high in (
+        ("coin_ids", data.coin_ids, n_coins - 1),
+        ("heads", data.heads, data.n_choose),
+        ("state", data.state, len(data.state_weights) - 1),
+    ):
         bad = np.flatnonzero(((values < 0) | (values > high)).reshape(m, -1).any(axis=1))
         if bad.size:
-            raise ValueError(f"{path}: row {bad[0]}: {name} must lie in 0..{high} "
-                             f"(got {values[bad[0]].tolist()})")
+            raise ValueError(
+                f"{path}: row {bad[0]}: {name} must lie in 0..{high} "
+                f"(got {values[bad[0]].tolist()})"
+            )
     return data
 
 

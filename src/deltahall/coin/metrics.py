@@ -3,6 +3,7 @@
 Every example carries the exact pmf of its total under each latent state (Poisson-binomial of
 its chosen coins' head probabilities), so the scores involve no sampling.
 """
+
 from __future__ import annotations
 
 from itertools import combinations
@@ -36,8 +37,9 @@ def score_totals(pmfs: np.ndarray, totals: np.ndarray, delta: float) -> dict[str
     return {"cond_prob": probs.max(axis=1), "hallucinated": delta_hallucinates(probs, delta)}
 
 
-def score_estimates(estimates: np.ndarray, heads: np.ndarray, pmfs: np.ndarray,
-                    rounding: Rounding, delta: float) -> dict[str, float]:
+def score_estimates(
+    estimates: np.ndarray, heads: np.ndarray, pmfs: np.ndarray, rounding: Rounding, delta: float
+) -> dict[str, float]:
     """The per-epoch validation metrics of a model's real-valued estimates."""
     scored = score_totals(pmfs, round_total(estimates, rounding), delta)
     return {
@@ -56,12 +58,16 @@ def reference_estimators(pmfs: np.ndarray, weights: np.ndarray) -> dict[str, np.
     mixture = np.einsum("msk,s->mk", pmfs, weights)
     support = np.arange(pmfs.shape[-1], dtype=np.float64)
     mean = mixture @ support
-    return {"optimal": mean, "optimal_var": mixture @ support**2 - mean**2,
-            "mode": mixture.argmax(axis=1).astype(np.float64)}
+    return {
+        "optimal": mean,
+        "optimal_var": mixture @ support**2 - mean**2,
+        "mode": mixture.argmax(axis=1).astype(np.float64),
+    }
 
 
-def population_reference(table: np.ndarray, weights: np.ndarray, n_choose: int,
-                         rounding: Rounding, delta: float) -> dict[str, float]:
+def population_reference(
+    table: np.ndarray, weights: np.ndarray, n_choose: int, rounding: Rounding, delta: float
+) -> dict[str, float]:
     """Exact reference lines over all C(2N, N) equally likely coin subsets.
 
     table: (S, 2N) head probability of each coin under each latent state. Gives, e.g. for the

@@ -1,10 +1,11 @@
 """The coin regressor: a transformer encoder over the N chosen coin labels (paper §6.1)."""
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from deltahall.config import CoinModelConfig
+from deltahall.coin.config import CoinModelConfig
 
 
 class CoinTransformer(nn.Module):
@@ -18,7 +19,8 @@ class CoinTransformer(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(n_coins, cfg.d_model)
         layer = nn.TransformerEncoderLayer(
-            cfg.d_model, cfg.n_heads, cfg.ff_dim, cfg.dropout, batch_first=True, norm_first=True)
+            cfg.d_model, cfg.n_heads, cfg.ff_dim, cfg.dropout, batch_first=True, norm_first=True
+        )
         # nested tensors only help padded batches; ours are dense and fixed-length
         self.encoder = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
         self.head = nn.Sequential(nn.LayerNorm(cfg.d_model), nn.Linear(cfg.d_model, 1))

@@ -2,53 +2,53 @@
 
 Read the params section, call the pure core, write files (DVC outputs), mirror to MLflow.
 """
+
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from deltahall.coin.data import (CoinData, Variant, generate_coin_data, load_coin_data,
-                                 regime_table, save_coin_data, split_train_val)
+from deltahall import paths
+from deltahall.coin.data import (
+    CoinData,
+    Variant,
+    generate_coin_data,
+    load_coin_data,
+    regime_table,
+    save_coin_data,
+    split_train_val,
+)
+from deltahall.coin.keys import EPOCH_KEYS, EPOCH_TIME, SHOWN, ref_key
 from deltahall.coin.metrics import population_reference
 from deltahall.coin.model import count_parameters
 from deltahall.coin.train import train_coin_model
 from deltahall.config import ConfigError, Params
 from deltahall.seeding import derive_seed
-from deltahall.tracking import start_run
+from deltahall.tracking import EpochLogger, HistoryCsv, start_run
 
-OUTPUTS, METRICS, PLOTS = Path("outputs/coin"), Path("metrics/coin"), Path("plots/coin")
 EXPERIMENTS = {"observed": "coin", "hidden": "coin_hidden"}
-EPOCH_KEYS = ["train/loss", "val/loss", "val/cond_prob", "val/delta_hall_rate", "time/epoch_s"]
 
 
-def resolve_grid(params: Params, variant: Variant, n_choose: int | None) -> tuple[int, list[int], float]:
+def resolve_grid(
+    params: Params, variant: Variant, n_choose: int | None
+) -> tuple[int, list[int], float]:
     """(N, seeds, shrink) for one stage call; the hidden variant's N comes from params."""
     if variant == "hidden":
         hidden = params.coin_hidden
         if n_choose not in (None, hidden.n_choose):
-            raise ConfigError(f"--n-choose {n_choose} disagrees with params coin_hidden.n_choose "
-                              f"= {hidden.n_choose}; omit it for the hidden variant")
+            raise ConfigError(
+                f"--n-choose {n_choose} disagrees with params coin_hidden.n_choose "
+                f"= {hidden.n_choose}; omit it for the hidden variant"
+            )
         return hidden.n_choose, list(hidden.seeds), hidden.shrink
     if n_choose is None or not 1 <= n_choose <= 12:
-        raise ConfigError(f"--n-choose must be given and in 1..12 for the observed variant "
-                          f"(got {n_choose})")
+        raise ConfigError(
+            f"--n-choose must be given and in 1..12 for the observed variant (got {n_choose})"
+        )
     return n_choose, list(params.coin.seeds), 1.0
-
-
-def data_path(variant: Variant, n_choose: int, seed: int) -> Path:
-    return OUTPUTS / variant / f"n{n_choose}" / "data" / f"seed{seed}.npz"
-
-
-def model_path(variant: Variant, n_choose: int, seed: int) -> Path:
-    return OUTPUTS / variant / f"n{n_choose}" / "models" / f"seed{seed}.pt"
-
-
-def history_path(variant: Variant, n_choose: int) -> Path:
-    return PLOTS / "history" / f"{variant}_n{n_choose}.csv"
 
 
 def run_coin_data(params: Params, variant: Variant, n_choose: int | None) -> list[Path]:
@@ -56,22 +56,32 @@ def run_coin_data(params: Params, variant: Variant, n_choose: int | None) -> lis
     n_choose, seeds, shrink = resolve_grid(params, variant, n_choose)
     written = []
     for seed in seeds:
-        data = generate_coin_data(n_choose, params.coin.n_examples,
-                                  derive_seed("coin-data", variant, n_choose, seed), variant, shrink)
-        save_coin_data(data, data_path(variant, n_choose, seed))
-        written.append(data_path(variant, n_choose, seed))
-        print(f"[coin-data {variant} N={n_choose}] seed {seed}: {len(data)} examples "
-              f"-> {written[-1]}", flush=True)
+        data = generate_coin_data(
+            n_choose,
+            params.coin.n_examples,
+            derive_seed("coin-data", variant, n_choose, seed),
+            variant,
+            shrink,
+        )
+        save_coin_data(data, paths.coin_data(variant, n_choose, seed))
+        written.append(paths.coin_data(variant, n_choose, seed))
+        print(
+            f"[coin-data {variant} N={n_choose}] seed {seed}: {len(data)} examples "
+            f"-> {written[-1]}",
+            flush=True,
+        )
     return written
 
 
 def _summarise(finals: dict[int, dict[str, float]], reference: dict[str, float]) -> dict:
-    keys = [k for k in EPOCH_KEYS if not k.startswith("time/")]
+    keys = [k for k in EPOCH_KEYS if k != EPOCH_TIME]
     table = np.array([[finals[s][k] for k in keys] for s in finals])
-    return {**{k: float(v) for k, v in zip(keys, table.mean(axis=0))},
-            "std": {k: float(v) for k, v in zip(keys, table.std(axis=0))},
-            **{f"ref/{k}": v for k, v in reference.items()},
-            "per_seed": {str(s): {k: finals[s][k] for k in keys} for s in finals}}
+    return {
+        **{k: float(v) for k, v in zip(keys, table.mean(axis=0))},
+        "std": {k: float(v) for k, v in zip(keys, table.std(axis=0))},
+        **{ref_key(k): v for k, v in reference.items()},
+        "per_seed": {str(s): {k: finals[s][k] for k in keys} for s in finals},
+    }
 
 
 def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> dict:
@@ -80,54 +90,76 @@ def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> di
     cfg = params.coin
     table, weights = regime_table(n_choose, variant, shrink)
     # Every seed's dataset is read and checked before anything is trained or written.
-    datasets = {seed: split_train_val(load_coin_data(data_path(variant, n_choose, seed),
-                                                     table.shape[1]), cfg.val_fraction)
-                for seed in seeds}
+    datasets = {
+        seed: split_train_val(
+            load_coin_data(paths.coin_data(variant, n_choose, seed), table.shape[1]),
+            cfg.val_fraction,
+        )
+        for seed in seeds
+    }
     reference = population_reference(table, weights, n_choose, cfg.eval.rounding, cfg.eval.delta)
-    ref_metrics = {f"ref/{k}": v for k, v in reference.items()}
-    hist_file = history_path(variant, n_choose)
-    hist_file.parent.mkdir(parents=True, exist_ok=True)
+    ref_metrics = {ref_key(k): v for k, v in reference.items()}
     columns = ["seed", "epoch", *EPOCH_KEYS, *ref_metrics]
-    finals: dict[int, dict[str, float]] = {}
-    with hist_file.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for seed in seeds:
-            finals[seed] = _train_seed(params, variant, n_choose, seed, shrink,
-                                       datasets[seed], ref_metrics, writer, fh)
+    with HistoryCsv(paths.coin_history(variant, n_choose), columns) as history:
+        finals = {
+            seed: _train_seed(
+                params, variant, n_choose, seed, shrink, datasets[seed], ref_metrics, history
+            )
+            for seed in seeds
+        }
     summary = _summarise(finals, reference)
-    out = METRICS / f"{variant}_n{n_choose}.json"
+    out = paths.coin_train_metrics(variant, n_choose)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
 
 
-def _train_seed(params: Params, variant: Variant, n_choose: int, seed: int, shrink: float,
-                data: tuple[CoinData, CoinData], ref_metrics: dict[str, float],
-                writer: csv.DictWriter, fh) -> dict[str, float]:
+def _train_seed(
+    params: Params,
+    variant: Variant,
+    n_choose: int,
+    seed: int,
+    shrink: float,
+    data: tuple[CoinData, CoinData],
+    ref_metrics: dict[str, float],
+    history: HistoryCsv,
+) -> dict[str, float]:
     cfg = params.coin
     train, val = data
-    run_params = {"variant": variant, "n_choose": n_choose, "seed": seed,
-                  "data_seed": derive_seed("coin-data", variant, n_choose, seed),
-                  "n_examples": cfg.n_examples, "n_train": len(train), "n_val": len(val),
-                  "val_fraction": cfg.val_fraction, "shrink": shrink,
-                  "model": cfg.model.model_dump(), "train": cfg.train.model_dump(),
-                  "eval": cfg.eval.model_dump()}
-    tag = f"[coin-train {variant} N={n_choose} seed={seed}]"
-    with start_run(params, EXPERIMENTS[variant], f"{variant}-n{n_choose}-seed{seed}",
-                   run_params, {"deltahall.stage": "coin_train", "variant": variant}) as run:
-
-        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            writer.writerow({"seed": seed, "epoch": epoch, **metrics, **ref_metrics})
-            fh.flush()  # files first: a crash keeps every finished epoch
-            run.log_metrics({**metrics, **ref_metrics}, step=epoch)
-            print(f"{tag} epoch {epoch}/{cfg.train.epochs} " + " ".join(
-                f"{k} {metrics[k]:.4f}" for k in EPOCH_KEYS[:-1]) +
-                f" ({metrics['time/epoch_s']:.1f}s)", flush=True)
-
-        result = train_coin_model(train, val, 2 * n_choose, cfg.model, cfg.train, cfg.eval,
-                                  seed, on_epoch)
-        model_file = model_path(variant, n_choose, seed)
+    run_params = {
+        "variant": variant,
+        "n_choose": n_choose,
+        "seed": seed,
+        "data_seed": derive_seed("coin-data", variant, n_choose, seed),
+        "n_examples": cfg.n_examples,
+        "n_train": len(train),
+        "n_val": len(val),
+        "val_fraction": cfg.val_fraction,
+        "shrink": shrink,
+        "model": cfg.model.model_dump(),
+        "train": cfg.train.model_dump(),
+        "eval": cfg.eval.model_dump(),
+    }
+    with start_run(
+        params,
+        EXPERIMENTS[variant],
+        f"{variant}-n{n_choose}-seed{seed}",
+        run_params,
+        {"deltahall.stage": "coin_train", "variant": variant},
+    ) as run:
+        log = EpochLogger(
+            f"[coin-train {variant} N={n_choose} seed={seed}]",
+            cfg.train.epochs,
+            SHOWN,
+            run,
+            history,
+            {"seed": seed},
+            ref_metrics,
+        )
+        result = train_coin_model(
+            train, val, 2 * n_choose, cfg.model, cfg.train, cfg.eval, seed, log
+        )
+        model_file = paths.coin_model(variant, n_choose, seed)
         model_file.parent.mkdir(parents=True, exist_ok=True)
         torch.save(result.model.state_dict(), model_file)
         run.log_params({"n_parameters": count_parameters(result.model)})

@@ -3,6 +3,7 @@
 Reads the Optuna studies in sweep.storage and the MLflow store (tracking.uri or
 MLFLOW_TRACKING_URI); writes one self-contained HTML file that opens offline.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,10 +18,15 @@ from deltahall.tracking import tracking_uri
 def run_dashboard(params: Params, out: Path) -> Path:
     views = collect(params)
     if not views:
-        raise FileNotFoundError(f"no sweep study found in sweep.storage "
-                                f"{params.sweep.storage!r}; run `make sweep` first")
-    meta = {"generated": time.strftime("%Y-%m-%d %H:%M:%S"), "MLflow": tracking_uri(params),
-            "profile": params.profile}
+        raise FileNotFoundError(
+            f"no sweep study found in sweep.storage "
+            f"{params.sweep.storage!r}; run `make sweep` first"
+        )
+    meta = {
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "MLflow": tracking_uri(params),
+        "profile": params.profile,
+    }
     html = render(views, meta)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -29,8 +35,13 @@ def run_dashboard(params: Params, out: Path) -> Path:
     tmp.replace(out)
     for v in views:
         verdict = v.analysis["verdict"] if v.analysis else "no analysis yet"
-        print(f"[dashboard] {v.name}: {len(v.trials)} trials, {len(v.curves)} with curves in "
-              f"MLflow: {verdict}", flush=True)
-    print(f"[dashboard] wrote {out} ({out.stat().st_size / 1024:.0f} KiB); open it in a browser",
-          flush=True)
+        print(
+            f"[dashboard] {v.name}: {len(v.trials)} trials, {len(v.curves)} with curves in "
+            f"MLflow: {verdict}",
+            flush=True,
+        )
+    print(
+        f"[dashboard] wrote {out} ({out.stat().st_size / 1024:.0f} KiB); open it in a browser",
+        flush=True,
+    )
     return out

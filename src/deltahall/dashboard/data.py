@@ -1,5 +1,6 @@
 """What the dashboard shows, read from the trackers: the Optuna studies (trials, Pareto front,
 detector scores) and MLflow (per-epoch curves of every trial's seeds, the analysis run)."""
+
 from __future__ import annotations
 
 import re
@@ -26,30 +27,42 @@ class ExperimentView:
     rate_key: str
     storage: str
     study: str
-    trials: list[dict[str, Any]]                 # COMPLETE trials: number, loss, rate, pareto, knobs
-    detector: dict[int, dict[str, Any]]          # trial -> {"scores", "threshold", "score"}
+    trials: list[dict[str, Any]]  # COMPLETE trials: number, loss, rate, pareto, knobs
+    detector: dict[int, dict[str, Any]]  # trial -> {"scores", "threshold", "score"}
     # trial -> seed -> {"epoch": [...], "loss": [...], "rate": [...]} (from MLflow)
     curves: dict[int, dict[int, dict[str, list[float]]]] = field(default_factory=dict)
-    analysis: dict[str, Any] | None = None       # this experiment's part of the analysis run
+    analysis: dict[str, Any] | None = None  # this experiment's part of the analysis run
 
 
 def _trials(study) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
     done = finished_trials(study)
     front = pareto_front(np.array([t.values for t in done]).reshape(-1, 2)) if done else []
-    rows = [{"number": t.number, "loss": t.values[0], "rate": t.values[1], "pareto": bool(f),
-             "knobs": dict(t.params)} for t, f in zip(done, front)]
-    detector = {t.number: t.user_attrs[DETECTOR_ATTR] for t in done
-                if DETECTOR_ATTR in t.user_attrs}
+    rows = [
+        {
+            "number": t.number,
+            "loss": t.values[0],
+            "rate": t.values[1],
+            "pareto": bool(f),
+            "knobs": dict(t.params),
+        }
+        for t, f in zip(done, front)
+    ]
+    detector = {
+        t.number: t.user_attrs[DETECTOR_ATTR] for t in done if DETECTOR_ATTR in t.user_attrs
+    }
     return rows, detector
 
 
-def _curves(params: Params, experiment: str, parent: str | None, loss_key: str,
-            rate_key: str) -> dict[int, dict[int, dict[str, list[float]]]]:
+def _curves(
+    params: Params, experiment: str, parent: str | None, loss_key: str, rate_key: str
+) -> dict[int, dict[int, dict[str, list[float]]]]:
     """Per trial and seed, the epoch curves of the study's nested MLflow runs."""
     wanted = {loss_key: "loss", rate_key: "rate"}
-    runs = read_runs(params, mlflow_experiment(experiment),
-                     lambda k: bool(_SEED_METRIC.match(k)) and
-                     _SEED_METRIC.match(k).group(2) in wanted)
+    runs = read_runs(
+        params,
+        mlflow_experiment(experiment),
+        lambda k: bool(_SEED_METRIC.match(k)) and _SEED_METRIC.match(k).group(2) in wanted,
+    )
     curves: dict[int, dict[int, dict[str, list[float]]]] = {}
     for run in runs:
         trial = run["tags"].get("optuna.trial")
@@ -90,8 +103,9 @@ def collect(params: Params) -> list[ExperimentView]:
         module = import_module(module_name)
         trials, detector = _trials(study)
         view = ExperimentView(experiment, module.LOSS, module.RATE, url, name, trials, detector)
-        view.curves = _curves(params, experiment, study.user_attrs.get(PARENT_ATTR),
-                              module.LOSS, module.RATE)
+        view.curves = _curves(
+            params, experiment, study.user_attrs.get(PARENT_ATTR), module.LOSS, module.RATE
+        )
         view.analysis = analysis.get(experiment)
         views.append(view)
     return views

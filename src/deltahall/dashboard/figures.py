@@ -1,4 +1,5 @@
 """The dashboard's figures: matplotlib PNGs returned as data URIs (no file, no CDN)."""
+
 from __future__ import annotations
 
 import base64
@@ -13,8 +14,10 @@ MAX_CURVES = 6  # trials drawn in the per-epoch panel: the Pareto front first, t
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -43,11 +46,19 @@ def curves_figure(view: ExperimentView) -> str:
             values = np.array([c[key][:n] for c in seeds.values() if key in c])
             if not values.size:
                 continue
-            ax.plot(epochs, values.mean(axis=0), "o-", ms=3, color=f"C{i}",
-                    label=f"trial {trial} ({len(values)} seed{'s' * (len(values) > 1)})")
-            ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=f"C{i}",
-                            alpha=0.18, lw=0)
+            ax.plot(
+                epochs,
+                values.mean(axis=0),
+                "o-",
+                ms=3,
+                color=f"C{i}",
+                label=f"trial {trial} ({len(values)} seed{'s' * (len(values) > 1)})",
+            )
+            ax.fill_between(
+                epochs, values.min(axis=0), values.max(axis=0), color=f"C{i}", alpha=0.18, lw=0
+            )
     from matplotlib.ticker import MaxNLocator
+
     for ax, label in zip(axes, (view.loss_key, view.rate_key)):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
@@ -71,13 +82,22 @@ def scatter_figure(view: ExperimentView) -> str:
     ax.step(loss[front][order], rate[front][order], where="post", color="C3", lw=1.2)
     ax.scatter(loss[front], rate[front], s=40, color="C3", label="Pareto front", zorder=3)
     for t in view.trials:
-        ax.annotate(str(t["number"]), (t["loss"], t["rate"]), fontsize=6, alpha=0.6,
-                    xytext=(3, 2), textcoords="offset points")
+        ax.annotate(
+            str(t["number"]),
+            (t["loss"], t["rate"]),
+            fontsize=6,
+            alpha=0.6,
+            xytext=(3, 2),
+            textcoords="offset points",
+        )
     if view.analysis and "across_trials/spearman" in view.analysis["metrics"]:
         m = view.analysis["metrics"]
-        ax.set_title(f"Spearman {m['across_trials/spearman']:+.2f} "
-                     f"[{m.get('across_trials/spearman_low', np.nan):+.2f}, "
-                     f"{m.get('across_trials/spearman_high', np.nan):+.2f}]", fontsize=9)
+        ax.set_title(
+            f"Spearman {m['across_trials/spearman']:+.2f} "
+            f"[{m.get('across_trials/spearman_low', np.nan):+.2f}, "
+            f"{m.get('across_trials/spearman_high', np.nan):+.2f}]",
+            fontsize=9,
+        )
     ax.set_xlabel(f"final {view.loss_key}")
     ax.set_ylabel(f"final {view.rate_key}")
     ax.grid(alpha=0.3)
@@ -88,8 +108,10 @@ def scatter_figure(view: ExperimentView) -> str:
 
 def detector_trials(view: ExperimentView) -> list[int]:
     """The lowest-loss and the highest-loss trial that carry detector scores."""
-    scored = sorted((t for t in view.trials if t["number"] in view.detector),
-                    key=lambda t: (t["loss"], t["number"]))
+    scored = sorted(
+        (t for t in view.trials if t["number"] in view.detector),
+        key=lambda t: (t["loss"], t["number"]),
+    )
     return [t["number"] for t in ([scored[0], scored[-1]] if len(scored) > 1 else scored)]
 
 
@@ -103,14 +125,24 @@ def detector_figure(view: ExperimentView) -> str:
     threshold = view.detector[trials[0]]["threshold"] if trials else None
     pooled = np.concatenate([*scores, [threshold] if threshold is not None else []])
     edges = np.histogram_bin_edges(pooled, bins=25) if pooled.size else 25
-    for i, (trial, values, label) in enumerate(zip(trials, scores, ("lowest loss",
-                                                                    "highest loss"))):
-        ax.hist(values, bins=edges, color=f"C{2 * i}", label=f"trial {trial} ({label}), "
-                f"n={values.size}", **({"alpha": 0.45} if i == 0 else {"histtype": "step",
-                                                                     "lw": 1.8}))
+    for i, (trial, values, label) in enumerate(
+        zip(trials, scores, ("lowest loss", "highest loss"))
+    ):
+        ax.hist(
+            values,
+            bins=edges,
+            color=f"C{2 * i}",
+            label=f"trial {trial} ({label}), n={values.size}",
+            **({"alpha": 0.45} if i == 0 else {"histtype": "step", "lw": 1.8}),
+        )
     if threshold is not None:
-        ax.axvline(threshold, color="k", ls="--", lw=1,
-                   label=f"threshold {threshold:g}: at or left = hallucinated")
+        ax.axvline(
+            threshold,
+            color="k",
+            ls="--",
+            lw=1,
+            label=f"threshold {threshold:g}: at or left = hallucinated",
+        )
     score = view.detector[trials[0]]["score"] if trials else ""
     ax.set_xlabel(score, fontsize=8)
     ax.set_ylabel("outputs")

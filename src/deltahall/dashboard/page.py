@@ -3,6 +3,7 @@
 Every panel is a <section class="panel" data-panel=KIND data-experiment=NAME data-count=N>,
 N the number of data points it shows, so a browser test can check each has data.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -48,13 +49,16 @@ SCRIPT = """
 def _ci(metrics: dict[str, float], name: str) -> str:
     if name not in metrics:
         return "n/a"
-    return (f"{metrics[name]:+.3f} [{metrics.get(name + '_low', float('nan')):+.3f}, "
-            f"{metrics.get(name + '_high', float('nan')):+.3f}]")
+    return (
+        f"{metrics[name]:+.3f} [{metrics.get(name + '_low', float('nan')):+.3f}, "
+        f"{metrics.get(name + '_high', float('nan')):+.3f}]"
+    )
 
 
 def _verdict_class(verdict: str) -> str:
-    return "does-not" if "does not" in verdict else "lowers" if "lowers" in verdict \
-        else "inconclusive"
+    return (
+        "does-not" if "does not" in verdict else "lowers" if "lowers" in verdict else "inconclusive"
+    )
 
 
 def verdict_panel(views: list[ExperimentView]) -> str:
@@ -64,76 +68,109 @@ def verdict_panel(views: list[ExperimentView]) -> str:
         if a is None:
             continue
         m = a["metrics"]
-        rows.append(f"<tr data-experiment='{escape(v.name)}'><td>{escape(v.name)}</td>"
-                    f"<td>{int(m.get('n_trials', len(v.trials)))}</td>"
-                    f"<td>{m.get('rate_min', float('nan')):.3f} – "
-                    f"{m.get('rate_max', float('nan')):.3f}</td>"
-                    f"<td>{_ci(m, 'across_trials/spearman')}</td>"
-                    f"<td>{_ci(m, 'across_trials/kendall')}</td>"
-                    f"<td class='{_verdict_class(a['verdict'])}'>{escape(a['verdict'])}</td>"
-                    f"<td>{_ci(m, 'within_runs/spearman')}</td>"
-                    f"<td class='{_verdict_class(a['verdict_within_runs'])}'>"
-                    f"{escape(a['verdict_within_runs'])}</td></tr>")
-    body = "".join(rows) or "<tr><td colspan='8'>no analysis run in MLflow yet: run " \
-                            "<code>deltahall sweep-analysis</code></td></tr>"
-    return (f"<section class='panel' data-panel='verdicts' data-count='{len(rows)}'>"
-            "<h2>Does lower loss lower the δ-hallucination rate?</h2><table id='verdicts'>"
-            "<thead><tr><th>experiment</th><th>trials</th><th>final rates</th>"
-            "<th>Spearman across trials (CI)</th>"
-            "<th>Kendall across trials (CI)</th><th>verdict</th>"
-            "<th>Spearman within runs (CI)</th><th>verdict within runs</th></tr></thead>"
-            f"<tbody>{body}</tbody></table><p class='meta'>Correlation of final loss with final "
-            "rate over trials; positive = lower loss goes with lower rate. Verdict: CI above 0 "
-            "→ lowers; CI below sweep.min_effect → does not; else inconclusive.</p></section>")
+        rows.append(
+            f"<tr data-experiment='{escape(v.name)}'><td>{escape(v.name)}</td>"
+            f"<td>{int(m.get('n_trials', len(v.trials)))}</td>"
+            f"<td>{m.get('rate_min', float('nan')):.3f} – "
+            f"{m.get('rate_max', float('nan')):.3f}</td>"
+            f"<td>{_ci(m, 'across_trials/spearman')}</td>"
+            f"<td>{_ci(m, 'across_trials/kendall')}</td>"
+            f"<td class='{_verdict_class(a['verdict'])}'>{escape(a['verdict'])}</td>"
+            f"<td>{_ci(m, 'within_runs/spearman')}</td>"
+            f"<td class='{_verdict_class(a['verdict_within_runs'])}'>"
+            f"{escape(a['verdict_within_runs'])}</td></tr>"
+        )
+    body = (
+        "".join(rows)
+        or "<tr><td colspan='8'>no analysis run in MLflow yet: run "
+        "<code>deltahall sweep-analysis</code></td></tr>"
+    )
+    return (
+        f"<section class='panel' data-panel='verdicts' data-count='{len(rows)}'>"
+        "<h2>Does lower loss lower the δ-hallucination rate?</h2><table id='verdicts'>"
+        "<thead><tr><th>experiment</th><th>trials</th><th>final rates</th>"
+        "<th>Spearman across trials (CI)</th>"
+        "<th>Kendall across trials (CI)</th><th>verdict</th>"
+        "<th>Spearman within runs (CI)</th><th>verdict within runs</th></tr></thead>"
+        f"<tbody>{body}</tbody></table><p class='meta'>Correlation of final loss with final "
+        "rate over trials; positive = lower loss goes with lower rate. Verdict: CI above 0 "
+        "→ lowers; CI below sweep.min_effect → does not; else inconclusive.</p></section>"
+    )
 
 
 def _figure(kind: str, view: ExperimentView, count: int, title: str, uri: str) -> str:
-    return (f"<section class='panel' data-panel='{kind}' data-experiment='{escape(view.name)}' "
-            f"data-count='{count}'><h3>{escape(title)}</h3>"
-            f"<img alt='{escape(view.name)} {kind}' src='{uri}'></section>")
+    return (
+        f"<section class='panel' data-panel='{kind}' data-experiment='{escape(view.name)}' "
+        f"data-count='{count}'><h3>{escape(title)}</h3>"
+        f"<img alt='{escape(view.name)} {kind}' src='{uri}'></section>"
+    )
 
 
 def trials_panel(view: ExperimentView) -> str:
     knobs = list(dict.fromkeys(k for t in view.trials for k in t["knobs"]))
-    head = "".join(f"<th>{escape(h)}</th>" for h in ["trial", view.loss_key, view.rate_key,
-                                                     "Pareto", *knobs])
+    head = "".join(
+        f"<th>{escape(h)}</th>" for h in ["trial", view.loss_key, view.rate_key, "Pareto", *knobs]
+    )
     rows = "".join(
         f"<tr class='{'pareto' if t['pareto'] else ''}'><td>{t['number']}</td>"
         f"<td data-value='{t['loss']!r}'>{t['loss']:.4f}</td>"
-        f"<td data-value='{t['rate']!r}'>{t['rate']:.4f}</td><td>{'yes' if t['pareto'] else ''}</td>"
-        + "".join(f"<td>{_fmt(t['knobs'].get(k))}</td>" for k in knobs) + "</tr>"
-        for t in view.trials)
-    return (f"<section class='panel' data-panel='trials' data-experiment='{escape(view.name)}' "
-            f"data-count='{len(view.trials)}'><h3>Trials (click a header to sort)</h3>"
-            f"<table class='sortable'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
-            "</table></section>")
+        f"<td data-value='{t['rate']!r}'>{t['rate']:.4f}</td>"
+        f"<td>{'yes' if t['pareto'] else ''}</td>"
+        + "".join(f"<td>{_fmt(t['knobs'].get(k))}</td>" for k in knobs)
+        + "</tr>"
+        for t in view.trials
+    )
+    return (
+        f"<section class='panel' data-panel='trials' data-experiment='{escape(view.name)}' "
+        f"data-count='{len(view.trials)}'><h3>Trials (click a header to sort)</h3>"
+        f"<table class='sortable'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
+        "</table></section>"
+    )
 
 
 def _fmt(value: Any) -> str:
-    return "" if value is None else f"{value:.3g}" if isinstance(value, float) else escape(str(value))
+    return (
+        "" if value is None else f"{value:.3g}" if isinstance(value, float) else escape(str(value))
+    )
 
 
 def experiment_section(view: ExperimentView) -> str:
     n_curves = len(figures.curve_trials(view))
     n_scores = sum(len(view.detector[t]["scores"]) for t in figures.detector_trials(view))
-    return (f"<section id='exp-{escape(view.name)}'><h2>{escape(view.name)}: study "
-            f"{escape(view.study)}</h2><p class='meta'>Optuna storage {escape(view.storage)}</p>"
-            + _figure("curves", view, n_curves, "Loss and rate per epoch",
-                      figures.curves_figure(view))
-            + "<div class='row'>"
-            + _figure("scatter", view, len(view.trials), "Sweep: final loss vs final rate",
-                      figures.scatter_figure(view))
-            + _figure("detector", view, n_scores, "Detector scores at the last epoch",
-                      figures.detector_figure(view))
-            + "</div>" + trials_panel(view) + "</section>")
+    return (
+        f"<section id='exp-{escape(view.name)}'><h2>{escape(view.name)}: study "
+        f"{escape(view.study)}</h2><p class='meta'>Optuna storage {escape(view.storage)}</p>"
+        + _figure("curves", view, n_curves, "Loss and rate per epoch", figures.curves_figure(view))
+        + "<div class='row'>"
+        + _figure(
+            "scatter",
+            view,
+            len(view.trials),
+            "Sweep: final loss vs final rate",
+            figures.scatter_figure(view),
+        )
+        + _figure(
+            "detector",
+            view,
+            n_scores,
+            "Detector scores at the last epoch",
+            figures.detector_figure(view),
+        )
+        + "</div>"
+        + trials_panel(view)
+        + "</section>"
+    )
 
 
 def render(views: list[ExperimentView], meta: dict[str, str]) -> str:
     info = " · ".join(f"{escape(k)}: {escape(v)}" for k, v in meta.items())
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<title>deltahall dashboard</title><link rel='icon' href='data:,'>"
-            f"<style>{STYLE}</style></head><body data-ready='0'>"
-            "<h1>deltahall: loss vs δ-hallucination rate across runs</h1>"
-            f"<p class='meta'>{info}</p>" + verdict_panel(views)
-            + "".join(experiment_section(v) for v in views)
-            + f"<script>{SCRIPT}</script></body></html>")
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>deltahall dashboard</title><link rel='icon' href='data:,'>"
+        f"<style>{STYLE}</style></head><body data-ready='0'>"
+        "<h1>deltahall: loss vs δ-hallucination rate across runs</h1>"
+        f"<p class='meta'>{info}</p>"
+        + verdict_panel(views)
+        + "".join(experiment_section(v) for v in views)
+        + f"<script>{SCRIPT}</script></body></html>"
+    )

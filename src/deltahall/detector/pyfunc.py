@@ -4,6 +4,7 @@ Input: a float array (n, D) of raw (un-normalised) embeddings — the signature 
 Output: a DataFrame with, per class c, `log_density_<c>` and `inside_<c>`, and `hallucinated`
 (outside every class's HCDR: Remark 5.1's union test).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,10 @@ def detector_signature(detector: HCDRDetector) -> ModelSignature:
     outputs = [ColSpec("double", f"log_density_{n}") for n in detector.class_names]
     outputs += [ColSpec("boolean", f"inside_{n}") for n in detector.class_names]
     outputs.append(ColSpec("boolean", "hallucinated"))
-    return ModelSignature(inputs=Schema([TensorSpec(np.dtype("float64"), (-1, detector.embed_dim))]),
-                          outputs=Schema(outputs))
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype("float64"), (-1, detector.embed_dim))]),
+        outputs=Schema(outputs),
+    )
 
 
 class HCDRModel(PythonModel):

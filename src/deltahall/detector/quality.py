@@ -1,4 +1,5 @@
 """How good a fitted detector is: held-out coverage, flag rates, interpolation curves, Fig. 7."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +10,13 @@ from deltahall.detector.fit import HCDRDetector
 from deltahall.stats import bootstrap_ci
 
 
-def coverage(detector: HCDRDetector, embeddings: np.ndarray, held_rows: list[np.ndarray],
-             n_boot: int, seed: int) -> dict[str, tuple[float, float, float]]:
+def coverage(
+    detector: HCDRDetector,
+    embeddings: np.ndarray,
+    held_rows: list[np.ndarray],
+    n_boot: int,
+    seed: int,
+) -> dict[str, tuple[float, float, float]]:
     """Per class: share of its held-out embeddings inside its own HCDR, with a bootstrap CI.
 
     The target is 1 − quantile (90 % in the paper); the threshold was calibrated on these very
@@ -23,8 +29,9 @@ def coverage(detector: HCDRDetector, embeddings: np.ndarray, held_rows: list[np.
     return out
 
 
-def flagged_rate(detector: HCDRDetector, embeddings: np.ndarray, n_boot: int,
-                 seed: int) -> tuple[float, float, float]:
+def flagged_rate(
+    detector: HCDRDetector, embeddings: np.ndarray, n_boot: int, seed: int
+) -> tuple[float, float, float]:
     """Share of embeddings outside every class's HCDR, with a bootstrap CI."""
     flags = detector.predict(embeddings)["hallucinated"].astype(float)
     return bootstrap_ci(flags, n_boot=n_boot, seed=seed)
@@ -38,8 +45,10 @@ def mix_images(images_a: np.ndarray, images_b: np.ndarray, weight_b: float) -> n
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -49,7 +58,9 @@ def plot_interpolation(curve: list[dict], path: Path) -> Path:
     w = [p["mix_weight"] for p in curve]
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(w, [p["rate"] for p in curve], "o-", color="C3")
-    ax.fill_between(w, [p["low"] for p in curve], [p["high"] for p in curve], alpha=0.25, color="C3")
+    ax.fill_between(
+        w, [p["low"] for p in curve], [p["high"] for p in curve], alpha=0.25, color="C3"
+    )
     ax.set_xlabel("mixing weight of the second class")
     ax.set_ylabel("share outside every HCDR")
     ax.set_ylim(-0.02, 1.02)
@@ -61,16 +72,21 @@ def plot_interpolation(curve: list[dict], path: Path) -> Path:
     return path
 
 
-def plot_log_density_histograms(detector: HCDRDetector, held_log_densities: list[np.ndarray],
-                                path: Path) -> Path:
+def plot_log_density_histograms(
+    detector: HCDRDetector, held_log_densities: list[np.ndarray], path: Path
+) -> Path:
     """Figure 7 of the paper: per-class held-out log-densities with the threshold line."""
     plt = _pyplot()
     n = len(detector.class_names)
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.2), squeeze=False)
     for c, (ax, name) in enumerate(zip(axes[0], detector.class_names)):
         ax.hist(held_log_densities[c], bins=30, color=f"C{c}", alpha=0.8)
-        ax.axvline(detector.thresholds[c], color="k", ls="--",
-                   label=f"threshold {detector.thresholds[c]:.1f}")
+        ax.axvline(
+            detector.thresholds[c],
+            color="k",
+            ls="--",
+            label=f"threshold {detector.thresholds[c]:.1f}",
+        )
         ax.set_title(f"class {name}: held-out log-density")
         ax.set_xlabel("log f(x)")
         ax.legend(fontsize=8)

@@ -4,6 +4,7 @@ One registered model per (dataset, embedder); each fit adds a version tagged wit
 version and git commit. Alias `champion` moves to the new version only when every class's
 held-out coverage is within tolerance of the target; otherwise the version is `challenger`.
 """
+
 from __future__ import annotations
 
 from importlib.metadata import version as installed_version
@@ -21,27 +22,35 @@ MODEL_CODE = Path(__file__).with_name("model_code.py")
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy")
 
 
-def registered_name(dataset: str, embedder: str) -> str:
-    return f"hcdr-{dataset}-{embedder}"
+def registered_name(dataset: str, clip_pretrained: str) -> str:
+    """The registered model of the detector fitted on `dataset` with the CLIP of clip.pretrained
+    ("" = the small CLIP trained here): hcdr-<dataset>-<embedder>. The detector stage registers
+    under it and the t2i judge loads it; no other code spells the name."""
+    return f"hcdr-{dataset}-{clip_pretrained.replace('/', '-') or 'clip-small'}"
 
 
 def coverage_within_tolerance(coverages: dict[str, float], target: float, tolerance: float) -> bool:
     return all(abs(value - target) <= tolerance for value in coverages.values())
 
 
-def log_and_register(detector: HCDRDetector, folder: Path, name: str, tags: dict[str, str],
-                     champion: bool) -> tuple[str, str]:
+def log_and_register(
+    detector: HCDRDetector, folder: Path, name: str, tags: dict[str, str], champion: bool
+) -> tuple[str, str]:
     """Inside an active run: log the pyfunc, register a version, tag it, set its alias.
 
     Returns (version, alias). The previous champion keeps its alias when this fit fails the
     coverage check, so `models:/<name>@champion` always points at a version that passed.
     """
     info = mlflow.pyfunc.log_model(
-        name="detector", python_model=str(MODEL_CODE), artifacts={ARTIFACT_KEY: str(folder)},
-        signature=detector_signature(detector), registered_model_name=name,
+        name="detector",
+        python_model=str(MODEL_CODE),
+        artifacts={ARTIFACT_KEY: str(folder)},
+        signature=detector_signature(detector),
+        registered_model_name=name,
         input_example=detector.pca_mean[None, :],  # a valid (1, D) embedding, shown in the UI
         code_paths=[str(Path(deltahall.__file__).parent)],
-        pip_requirements=[f"{pkg}=={installed_version(pkg)}" for pkg in _REQUIREMENTS])
+        pip_requirements=[f"{pkg}=={installed_version(pkg)}" for pkg in _REQUIREMENTS],
+    )
     version = str(info.registered_model_version)
     client = MlflowClient()
     for key, value in tags.items():

@@ -1,4 +1,5 @@
-"""Typed params of the QA experiment (issue #5, paper §6.2): the `qa:` section of params.yaml."""
+"""Typed params of the QA experiment (paper §6.2): the `qa:` section of params.yaml."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -23,10 +24,12 @@ class QAModelConfig(Strict):
     seed: int
 
     @model_validator(mode="after")
-    def _heads_divide_width(self) -> "QAModelConfig":
+    def _heads_divide_width(self) -> QAModelConfig:
         if self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by "
-                             f"num_heads ({self.num_heads})")
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be divisible by "
+                f"num_heads ({self.num_heads})"
+            )
         return self
 
 
@@ -57,11 +60,11 @@ class QAGridConfig(Strict):
     epochs: list[int] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1)
     # true: train each seed once to max(epochs) and record cell E from epochs 0..E (exact with
-    # the constant LR, see qa/stage.py); false: train every cell from the base on its own.
+    # the constant LR, see qa/qa_train.py); false: train every cell from the base on its own.
     share_prefix: bool
 
     @model_validator(mode="after")
-    def _valid_lists(self) -> "QAGridConfig":
+    def _valid_lists(self) -> QAGridConfig:
         if any(not 1 <= e <= 1000 for e in self.epochs):
             raise ValueError(f"epochs entries must be in 1..1000 (got {self.epochs})")
         if len(set(self.epochs)) != len(self.epochs) or len(set(self.seeds)) != len(self.seeds):
@@ -77,22 +80,23 @@ class QAEvalConfig(Strict):
     max_new_tokens: int = Field(ge=1, le=4096)
     batch_size: int = Field(ge=1, le=4096)
     temperature: float = Field(gt=0.0, le=10.0)  # sampled decoding only
-    top_p: float = Field(gt=0.0, le=1.0)         # sampled decoding only
-    n_boot: int = Field(ge=10, le=100_000)      # bootstrap resamples for every CI
+    top_p: float = Field(gt=0.0, le=1.0)  # sampled decoding only
+    n_boot: int = Field(ge=10, le=100_000)  # bootstrap resamples for every CI
     ci_level: float = Field(gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
-    def _valid_targets(self) -> "QAEvalConfig":
+    def _valid_targets(self) -> QAEvalConfig:
         if any(not 0.0 <= t < 1.0 for t in self.confidence_targets):
-            raise ValueError(f"confidence_targets must lie in [0, 1) "
-                             f"(got {self.confidence_targets})")
+            raise ValueError(
+                f"confidence_targets must lie in [0, 1) (got {self.confidence_targets})"
+            )
         return self
 
 
 class QAConfig(Strict):
     questions_path: str  # two valid answers per question
     truthfulqa_path: str  # paper: the real 817-row file
-    max_questions: int = Field(ge=0)   # 0 = all; the first N questions (smoke runs)
+    max_questions: int = Field(ge=0)  # 0 = all; the first N questions (smoke runs)
     max_truthfulqa: int = Field(ge=0)  # 0 = all; the first N TruthfulQA rows
     # Held-out questions: never in pretraining nor LoRA training (val/* metrics).
     val_fraction: float = Field(gt=0.0, lt=1.0)

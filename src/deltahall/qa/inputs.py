@@ -1,22 +1,18 @@
 """What every QA stage shares (paper §6.2): output paths, the data (qa/data.py), the base model."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 from transformers.utils import logging as hf_logging
 
+from deltahall import paths
 from deltahall.qa.config import QAConfig
-from deltahall.qa.model import load_pretrained
 from deltahall.qa.data import QAData, load_qa_data  # noqa: F401  (re-exported for the stages)
+from deltahall.qa.model import load_pretrained
 
-OUTPUTS, METRICS, PLOTS = Path("outputs/qa"), Path("metrics/qa"), Path("plots/qa")
-BASE_DIR = OUTPUTS / "base"
-BASE_SPEC = BASE_DIR / "deltahall_base.json"  # what qa_pretrain made; qa_train checks it
-PRETRAIN_HISTORY = PLOTS / "pretrain_history.csv"
-HISTORY = PLOTS / "history.csv"   # one row per (epochs cell, seed, epoch); epoch 0 = the base
-ANSWERS = OUTPUTS / "answers"     # per-question outputs of each cell's final epoch
+BASE_DIR, BASE_SPEC = paths.QA_BASE, paths.QA_BASE_SPEC
 
 
 def check_base(cfg: QAConfig) -> None:
@@ -24,8 +20,10 @@ def check_base(cfg: QAConfig) -> None:
         raise FileNotFoundError(f"{BASE_DIR}: no QA base model; run `deltahall qa-pretrain` first")
     made_for = json.loads(BASE_SPEC.read_text())["pretrained"]
     if made_for != cfg.model.pretrained:
-        raise ValueError(f"{BASE_SPEC}: made for qa.model.pretrained={made_for!r}, params say "
-                         f"{cfg.model.pretrained!r}; rerun `deltahall qa-pretrain`")
+        raise ValueError(
+            f"{BASE_SPEC}: made for qa.model.pretrained={made_for!r}, params say "
+            f"{cfg.model.pretrained!r}; rerun `deltahall qa-pretrain`"
+        )
 
 
 def load_base(cfg: QAConfig):
@@ -33,8 +31,12 @@ def load_base(cfg: QAConfig):
     check_base(cfg)
     device = "cuda" if torch.cuda.is_available() else None
     if cfg.model.pretrained:
-        return load_pretrained(cfg.model.pretrained, cfg.model.local_files_only,
-                               revision=cfg.model.revision or None, device=device)
+        return load_pretrained(
+            cfg.model.pretrained,
+            cfg.model.local_files_only,
+            revision=cfg.model.revision or None,
+            device=device,
+        )
     return load_pretrained(BASE_DIR, local_files_only=True, device=device)
 
 

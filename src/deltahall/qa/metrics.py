@@ -9,6 +9,7 @@
   valid answer is ≤ δ (Definition 3.2, via :func:`deltahall.theory.delta_hallucinates`).
 * Confidence-target scoring (Kalai et al. §4.2). CIs come from deltahall.stats.bootstrap_ci.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deltahall.qa import keys
 from deltahall.qa.schema import TruthfulQARow
 from deltahall.theory import delta_hallucinates
 
@@ -70,38 +72,49 @@ class TruthfulQAScores:
 
     def summary(self) -> dict[str, float]:
         """Means over questions; `resemblance_incorrect` is the paper's Table 1 quantity."""
-        return {"resemblance_incorrect": float(self.max_incorrect.mean()),
-                "resemblance_correct": float(self.max_correct.mean()),
-                "resemblance_diff": float(self.diff.mean()),
-                "truthful_acc": float(self.truthful.mean())}
+        return {
+            "resemblance_incorrect": float(self.max_incorrect.mean()),
+            "resemblance_correct": float(self.max_correct.mean()),
+            "resemblance_diff": float(self.diff.mean()),
+            "truthful_acc": float(self.truthful.mean()),
+        }
 
 
 def score_truthfulqa(answers: Sequence[str], rows: Sequence[TruthfulQARow]) -> TruthfulQAScores:
     """Score one generated answer per TruthfulQA row (same order)."""
     _check_aligned(answers, rows, "rows")
     return TruthfulQAScores(
-        max_incorrect=np.array([max_resemblance(a, r.incorrect_answers)
-                                for a, r in zip(answers, rows)], dtype=np.float64),
-        max_correct=np.array([max_resemblance(a, r.correct_answers)
-                              for a, r in zip(answers, rows)], dtype=np.float64))
+        max_incorrect=np.array(
+            [max_resemblance(a, r.incorrect_answers) for a, r in zip(answers, rows)],
+            dtype=np.float64,
+        ),
+        max_correct=np.array(
+            [max_resemblance(a, r.correct_answers) for a, r in zip(answers, rows)], dtype=np.float64
+        ),
+    )
 
 
-def delta_hallucinated(answers: Sequence[str], valid_answers: Sequence[Sequence[str]],
-                       delta: float) -> np.ndarray:
+def delta_hallucinated(
+    answers: Sequence[str], valid_answers: Sequence[Sequence[str]], delta: float
+) -> np.ndarray:
     """Bool per answer: resemblance to each of its valid answers (latent states) is ≤ δ."""
     _check_aligned(answers, valid_answers, "valid_answers")
     if len(answers) == 0:
         return np.zeros(0, dtype=bool)
     if len({len(v) for v in valid_answers}) != 1 or len(valid_answers[0]) == 0:
         raise ValueError("every question needs the same number (>= 1) of valid answers")
-    sims = np.array([[resemblance(a, v) for v in valid] for a, valid in
-                     zip(answers, valid_answers)], dtype=np.float64)
+    sims = np.array(
+        [[resemblance(a, v) for v in valid] for a, valid in zip(answers, valid_answers)],
+        dtype=np.float64,
+    )
     return delta_hallucinates(sims, delta)
 
 
-def confidence_target_points(confidence: Sequence[float], correct: Sequence[bool],
-                             targets: Sequence[float] = CONFIDENCE_TARGETS
-                             ) -> dict[str, np.ndarray]:
+def confidence_target_points(
+    confidence: Sequence[float],
+    correct: Sequence[bool],
+    targets: Sequence[float] = CONFIDENCE_TARGETS,
+) -> dict[str, np.ndarray]:
     """Per-question arrays behind :func:`confidence_target_scores` (``score@t``: the points of
     each question, ``abstain@t``: 1.0 where it abstained), so that CIs can be bootstrapped."""
     conf = np.asarray(confidence, dtype=np.float64)
@@ -119,24 +132,32 @@ def confidence_target_points(confidence: Sequence[float], correct: Sequence[bool
     return out
 
 
-def confidence_target_scores(confidence: Sequence[float], correct: Sequence[bool],
-                             targets: Sequence[float] = CONFIDENCE_TARGETS
-                             ) -> dict[str, float]:
+def confidence_target_scores(
+    confidence: Sequence[float],
+    correct: Sequence[bool],
+    targets: Sequence[float] = CONFIDENCE_TARGETS,
+) -> dict[str, float]:
     """Kalai et al.'s explicit confidence targets, one threshold t at a time.
 
     The model answers iff its confidence > t, else abstains ("I don't know"); an answer scores
     +1 if correct and −t/(1−t) if wrong, an abstention 0. Returns ``score@t`` (mean over
     questions) and ``abstain@t`` (abstention rate) for every t, e.g. ``score@0.75``.
     """
-    return {key: float(values.mean()) for key, values in
-            confidence_target_points(confidence, correct, targets).items()}
+    return {
+        key: float(values.mean())
+        for key, values in confidence_target_points(confidence, correct, targets).items()
+    }
 
 
-def per_question_scores(answers: Sequence[str], valid_answers: Sequence[Sequence[str]],
-                        confidence: Sequence[float], truthfulqa_answers: Sequence[str],
-                        truthfulqa_rows: Sequence[TruthfulQARow], delta: float,
-                        targets: Sequence[float] = CONFIDENCE_TARGETS
-                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def per_question_scores(
+    answers: Sequence[str],
+    valid_answers: Sequence[Sequence[str]],
+    confidence: Sequence[float],
+    truthfulqa_answers: Sequence[str],
+    truthfulqa_rows: Sequence[TruthfulQARow],
+    delta: float,
+    targets: Sequence[float] = CONFIDENCE_TARGETS,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every per-epoch QA rate as per-question arrays (their means are the metrics; the rows
     are what a bootstrap resamples): (two-answer questions, TruthfulQA questions).
 
@@ -146,11 +167,20 @@ def per_question_scores(answers: Sequence[str], valid_answers: Sequence[Sequence
     hallucinated = delta_hallucinated(answers, valid_answers, delta)
     points = confidence_target_points(confidence, ~hallucinated, targets)
     tqa = score_truthfulqa(truthfulqa_answers, truthfulqa_rows)
-    val = {"val/delta_hall_rate": hallucinated.astype(np.float64),
-           **{f"val/{key.replace('@', '_')}": values for key, values in points.items()}}
-    return val, {"resemblance/incorrect": tqa.max_incorrect,
-                 "resemblance/correct": tqa.max_correct, "resemblance/diff": tqa.diff,
-                 "truthful/acc": tqa.truthful.astype(np.float64)}
+    val = {
+        keys.DELTA_RATE: hallucinated.astype(np.float64),
+        **{
+            keys.confidence_target(kind, t): points[f"{kind}@{t:g}"]
+            for t in targets
+            for kind in ("score", "abstain")
+        },
+    }
+    return val, {
+        keys.RESEMBLANCE_INCORRECT: tqa.max_incorrect,
+        keys.RESEMBLANCE_CORRECT: tqa.max_correct,
+        keys.RESEMBLANCE_DIFF: tqa.diff,
+        keys.TRUTHFUL_ACC: tqa.truthful.astype(np.float64),
+    }
 
 
 def _check_aligned(first: Sequence[object], second: Sequence[object], name: str) -> None:

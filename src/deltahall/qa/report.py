@@ -6,6 +6,7 @@ per seed and mean ± sd over seeds, beside the δ-hallucination rate; "Original"
 model before fine-tuning (epoch 0). Figure 4: loss, resemblance and δ-rate per epoch, seeds
 as a band (min..max) around their mean, each cell's final value as a point with its sd.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,17 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from deltahall.config import Params  # noqa: E402
-from deltahall.qa.inputs import HISTORY, METRICS, PLOTS  # noqa: E402
-
-REPORT = PLOTS / "report"
-RESEMBLANCE, DELTA = "resemblance/incorrect", "val/delta_hall_rate"
+from deltahall.paths import QA_HISTORY as HISTORY  # noqa: E402
+from deltahall.paths import QA_METRICS
+from deltahall.paths import QA_REPORT as REPORT
+from deltahall.qa.keys import DELTA_RATE as DELTA  # noqa: E402
+from deltahall.qa.keys import RESEMBLANCE_INCORRECT as RESEMBLANCE  # noqa: E402
+from deltahall.qa.keys import TRAIN_LOSS, VAL_LOSS
 
 
 def read_history(params: Params) -> pd.DataFrame:
@@ -32,11 +35,13 @@ def read_history(params: Params) -> pd.DataFrame:
         raise FileNotFoundError(f"{HISTORY}: no QA history; run `deltahall qa-train` first")
     history = pd.read_csv(HISTORY)
     done = set(zip(history["epochs"], history["seed"]))
-    missing = [(e, s) for e in params.qa.grid.epochs for s in params.qa.grid.seeds
-               if (e, s) not in done]
+    missing = [
+        (e, s) for e in params.qa.grid.epochs for s in params.qa.grid.seeds if (e, s) not in done
+    ]
     if missing:
-        raise ValueError(f"{HISTORY}: no rows for (epochs, seed) cells {missing}; "
-                         f"rerun `deltahall qa-train`")
+        raise ValueError(
+            f"{HISTORY}: no rows for (epochs, seed) cells {missing}; rerun `deltahall qa-train`"
+        )
     return history
 
 
@@ -50,13 +55,19 @@ def table1(history: pd.DataFrame, cells: list[int]) -> list[dict]:
     """One row for the base ("original", epoch 0) and one per epochs cell (its last epoch)."""
     longest = history[history["epochs"] == max(cells)]
     frames = [("original", longest[longest["epoch"] == 0])]
-    frames += [(cell, history[(history["epochs"] == cell) & (history["epoch"] == cell)])
-               for cell in cells]
-    return [{"epochs": label,
-             "per_seed": {str(int(s)): float(v) for s, v in zip(f["seed"], f[RESEMBLANCE])},
-             RESEMBLANCE: mean_sd(f[RESEMBLANCE]), DELTA: mean_sd(f[DELTA]),
-             "train/loss": mean_sd(f["train/loss"]) if f["train/loss"].notna().all() else None}
-            for label, f in frames]
+    frames += [
+        (cell, history[(history["epochs"] == cell) & (history["epoch"] == cell)]) for cell in cells
+    ]
+    return [
+        {
+            "epochs": label,
+            "per_seed": {str(int(s)): float(v) for s, v in zip(f["seed"], f[RESEMBLANCE])},
+            RESEMBLANCE: mean_sd(f[RESEMBLANCE]),
+            DELTA: mean_sd(f[DELTA]),
+            TRAIN_LOSS: mean_sd(f[TRAIN_LOSS]) if f[TRAIN_LOSS].notna().all() else None,
+        }
+        for label, f in frames
+    ]
 
 
 def _fmt(stat: dict | None) -> str:
@@ -66,14 +77,20 @@ def _fmt(stat: dict | None) -> str:
 
 
 def markdown(rows: list[dict], seeds: list[int], model: str) -> str:
-    head = (f"Table 1 ({model}): resemblance of the answers to TruthfulQA's incorrect answers "
-            f"(difflib ratio, max over incorrect answers, mean over questions).\n\n"
-            f"| Epochs | " + " | ".join(f"Seed {s}" for s in seeds) +
-            " | Mean ± sd | δ-hall rate (val) | train/loss |\n|" + "---|" * (len(seeds) + 4))
-    lines = [f"| {str(r['epochs']).capitalize()} | " +
-             " | ".join(f"{r['per_seed'].get(str(s), float('nan')):.4f}" for s in seeds) +
-             f" | {_fmt(r[RESEMBLANCE])} | {_fmt(r[DELTA])} | {_fmt(r['train/loss'])} |"
-             for r in rows]
+    head = (
+        f"Table 1 ({model}): resemblance of the answers to TruthfulQA's incorrect answers "
+        f"(difflib ratio, max over incorrect answers, mean over questions).\n\n"
+        f"| Epochs | "
+        + " | ".join(f"Seed {s}" for s in seeds)
+        + " | Mean ± sd | δ-hall rate (val) | train/loss |\n|"
+        + "---|" * (len(seeds) + 4)
+    )
+    lines = [
+        f"| {str(r['epochs']).capitalize()} | "
+        + " | ".join(f"{r['per_seed'].get(str(s), float('nan')):.4f}" for s in seeds)
+        + f" | {_fmt(r[RESEMBLANCE])} | {_fmt(r[DELTA])} | {_fmt(r[TRAIN_LOSS])} |"
+        for r in rows
+    ]
     return "\n".join([head, *lines]) + "\n"
 
 
@@ -86,14 +103,20 @@ def _band(ax, trajectory: pd.DataFrame, metric: str, color: str, label: str) -> 
 def figure4(history: pd.DataFrame, rows: list[dict], cells: list[int], path: Path) -> None:
     trajectory = history[history["epochs"] == max(cells)]  # epochs 0..max of every seed
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    _band(axes[0], trajectory, "train/loss", "C0", "train/loss")
-    _band(axes[0], trajectory, "val/loss", "C1", "val/loss")
+    _band(axes[0], trajectory, TRAIN_LOSS, "C0", TRAIN_LOSS)
+    _band(axes[0], trajectory, VAL_LOSS, "C1", VAL_LOSS)
     for ax, metric in ((axes[1], RESEMBLANCE), (axes[2], DELTA)):
         _band(ax, trajectory, metric, "C2", f"epoch by epoch ({max(cells)}-epoch run)")
         finals = [r for r in rows if r["epochs"] != "original"]
-        ax.errorbar([r["epochs"] for r in finals], [r[metric]["mean"] for r in finals],
-                    yerr=[r[metric]["sd"] or 0.0 for r in finals], fmt="s", color="C3",
-                    capsize=3, label="end of each cell (mean ± sd)")
+        ax.errorbar(
+            [r["epochs"] for r in finals],
+            [r[metric]["mean"] for r in finals],
+            yerr=[r[metric]["sd"] or 0.0 for r in finals],
+            fmt="s",
+            color="C3",
+            capsize=3,
+            label="end of each cell (mean ± sd)",
+        )
     titles = ("Loss", "Resemblance to incorrect answers", "δ-hallucination rate (val)")
     axes[0].set_yscale("log")  # val/loss of unseen answers sits far above train/loss
     for ax, title in zip(axes, titles):
@@ -119,15 +142,20 @@ def run_qa_report(params: Params) -> dict:
     figure4(history, rows, cells, REPORT / "figure4.png")
     original, last = rows[0], rows[-1]
     change = last[RESEMBLANCE]["mean"] - original[RESEMBLANCE]["mean"]
-    summary = {"resemblance/incorrect_original": original[RESEMBLANCE]["mean"],
-               "resemblance/incorrect_final": last[RESEMBLANCE]["mean"],
-               "resemblance/incorrect_change": change,
-               "val/delta_hall_rate_original": original[DELTA]["mean"],
-               "val/delta_hall_rate_final": last[DELTA]["mean"],
-               "train/loss_final": last["train/loss"]["mean"]}
-    out = METRICS / "summary.json"
+    summary = {
+        f"{RESEMBLANCE}_original": original[RESEMBLANCE]["mean"],
+        f"{RESEMBLANCE}_final": last[RESEMBLANCE]["mean"],
+        f"{RESEMBLANCE}_change": change,
+        f"{DELTA}_original": original[DELTA]["mean"],
+        f"{DELTA}_final": last[DELTA]["mean"],
+        f"{TRAIN_LOSS}_final": last[TRAIN_LOSS]["mean"],
+    }
+    out = QA_METRICS / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    print(f"[qa-report] {len(seeds)} seeds: " + ", ".join(
-        f"{k} {v:+.4f}" for k, v in summary.items()), flush=True)
+    print(
+        f"[qa-report] {len(seeds)} seeds: "
+        + ", ".join(f"{k} {v:+.4f}" for k, v in summary.items()),
+        flush=True,
+    )
     return summary

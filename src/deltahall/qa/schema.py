@@ -9,6 +9,7 @@
 Every defect raises :class:`DataSchemaError` naming the file, the 1-based line (JSONL) or
 data row (CSV, header not counted) and what is wrong.
 """
+
 from __future__ import annotations
 
 import csv
@@ -108,9 +109,12 @@ def _utf8_text(path: str | Path, encoding: str = "utf-8") -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise DataSchemaError(str(path), f"line {line}",
-                              f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})") from None
+        line = data[: err.start].count(b"\n") + 1
+        raise DataSchemaError(
+            str(path),
+            f"line {line}",
+            f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})",
+        ) from None
 
 
 def load_open_questions(path: str | Path) -> list[OpenQuestion]:

@@ -6,21 +6,24 @@ the same correlations between epoch loss and epoch rate of every (trial, seed) r
 with a bootstrap CI over runs; a verdict from each CI (rule: sweep.stats.verdict). Written to
 metrics/sweep/analysis.json, then logged to MLflow (experiment `sweep_analysis`).
 """
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from deltahall import paths
 from deltahall.config import Params
+from deltahall.paths import sweep_history as history_path
+from deltahall.paths import sweep_trials as trials_path
 from deltahall.seeding import derive_seed
 from deltahall.sweep import stats
-from deltahall.sweep.stage import EXPERIMENTS, history_path, trials_path
+from deltahall.sweep.trial import EXPERIMENTS
 from deltahall.tracking import start_run
 
-OUT = Path("metrics/sweep/analysis.json")
+OUT = paths.SWEEP_METRICS / "analysis.json"
 MIN_EPOCHS = 3  # a within-run correlation needs at least 3 epochs
 
 
@@ -29,51 +32,67 @@ def _ci(est_low_high: tuple[float, float, float]) -> dict[str, float]:
 
 
 def across_trials(loss, rate, n_boot: int, level: float, seed: int) -> dict:
-    return {m: _ci(stats.correlation_ci(loss, rate, m, n_boot, level, seed + i))
-            for i, m in enumerate(stats.CORRELATIONS)}
+    return {
+        m: _ci(stats.correlation_ci(loss, rate, m, n_boot, level, seed + i))
+        for i, m in enumerate(stats.CORRELATIONS)
+    }
 
 
-def within_runs(curves: list[tuple[np.ndarray, np.ndarray]], n_boot: int, level: float,
-                seed: int) -> dict:
+def within_runs(
+    curves: list[tuple[np.ndarray, np.ndarray]], n_boot: int, level: float, seed: int
+) -> dict:
     """Mean over runs of the association of epoch loss and epoch rate (a run whose rate never
     moves while its loss does counts as 0; n_rate_constant says how many did so)."""
-    long = [(l, r) for l, r in curves if len(l) >= MIN_EPOCHS]
-    out: dict = {"n_runs": len(long),
-                 "n_rate_constant": sum(int(np.ptp(r) == 0) for _, r in long)}
+    long = [(loss, rate) for loss, rate in curves if len(loss) >= MIN_EPOCHS]
+    out: dict = {"n_runs": len(long), "n_rate_constant": sum(int(np.ptp(r) == 0) for _, r in long)}
     for i, name in enumerate(stats.CORRELATIONS):
-        values = np.array([stats.association(l, r, name) for l, r in long])
+        values = np.array([stats.association(loss, rate, name) for loss, rate in long])
         out[f"n_defined_{name}"] = int(np.isfinite(values).sum())
         out[name] = _ci(stats.mean_ci(values, n_boot, level, seed + i))
     return out
 
 
-def analyse(loss, rate, curves, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-            min_effect: float = 0.3) -> dict:
+def analyse(
+    loss,
+    rate,
+    curves,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    min_effect: float = 0.3,
+) -> dict:
     """The whole analysis of one experiment (pure: arrays in, a JSON-ready dict out)."""
     across = across_trials(loss, rate, n_boot, level, seed)
     within = within_runs(curves, n_boot, level, seed + 10)
     sp, wsp = across["spearman"], within["spearman"]
     rate = np.asarray(rate, dtype=float)
-    return {"n_trials": int(len(loss)), "across_trials": across, "within_runs": within,
-            "rate_range": [float(rate.min()), float(rate.max())] if rate.size else [],
-            "verdict": stats.verdict(sp["low"], sp["high"], min_effect),
-            "verdict_within_runs": stats.verdict(wsp["low"], wsp["high"], min_effect),
-            "rule": f"Spearman {level:.0%} CI above 0: lowers; below {min_effect}: does not; "
-                    f"else inconclusive"}
+    return {
+        "n_trials": int(len(loss)),
+        "across_trials": across,
+        "within_runs": within,
+        "rate_range": [float(rate.min()), float(rate.max())] if rate.size else [],
+        "verdict": stats.verdict(sp["low"], sp["high"], min_effect),
+        "verdict_within_runs": stats.verdict(wsp["low"], wsp["high"], min_effect),
+        "rule": f"Spearman {level:.0%} CI above 0: lowers; below {min_effect}: does not; "
+        f"else inconclusive",
+    }
 
 
 def load_experiment(experiment: str) -> tuple[np.ndarray, np.ndarray, list]:
     """(final losses, final rates) of the COMPLETE trials and the per-run epoch curves."""
     for path in (trials_path(experiment), history_path(experiment)):
         if not path.exists():
-            raise FileNotFoundError(f"{path}: missing; run `deltahall sweep --experiment "
-                                    f"{experiment}` first")
+            raise FileNotFoundError(
+                f"{path}: missing; run `deltahall sweep --experiment {experiment}` first"
+            )
     trials = pd.read_csv(trials_path(experiment))
     done = trials[trials["state"] == "COMPLETE"]
     history = pd.read_csv(history_path(experiment))
     history = history[history["trial"].isin(done["number"])].sort_values("epoch")
-    curves = [(g["loss"].to_numpy(float), g["rate"].to_numpy(float))
-              for _, g in history.groupby(["trial", "seed"])]
+    curves = [
+        (g["loss"].to_numpy(float), g["rate"].to_numpy(float))
+        for _, g in history.groupby(["trial", "seed"])
+    ]
     return done["loss"].to_numpy(float), done["rate"].to_numpy(float), curves
 
 
@@ -85,21 +104,31 @@ def run_sweep_analysis(params: Params) -> dict:
     cfg = params.sweep
     present = [e for e in EXPERIMENTS if trials_path(e).exists()]
     if not present:
-        raise FileNotFoundError(f"no sweep results under {trials_path('*').parent.parent}; run "
-                                f"`deltahall sweep --experiment coin` (or `make sweep`) first")
+        raise FileNotFoundError(
+            f"no sweep results under {trials_path('*').parent.parent}; run "
+            f"`deltahall sweep --experiment coin` (or `make sweep`) first"
+        )
     results = {}
     for experiment in present:
         loss, rate, curves = load_experiment(experiment)
-        results[experiment] = analyse(loss, rate, curves, cfg.n_boot, cfg.ci_level,
-                                      derive_seed("sweep-analysis", experiment, cfg.seed),
-                                      cfg.min_effect)
+        results[experiment] = analyse(
+            loss,
+            rate,
+            curves,
+            cfg.n_boot,
+            cfg.ci_level,
+            derive_seed("sweep-analysis", experiment, cfg.seed),
+            cfg.min_effect,
+        )
         r = results[experiment]
-        print(f"[sweep-analysis {experiment}] {r['n_trials']} trials, final rates "
-              f"{r['rate_range'][0]:.3f}..{r['rate_range'][1]:.3f}: Spearman "
-              f"{_fmt(r['across_trials']['spearman'])}, Kendall "
-              f"{_fmt(r['across_trials']['kendall'])} -> {r['verdict']}; within runs "
-              f"Spearman {_fmt(r['within_runs']['spearman'])} -> {r['verdict_within_runs']}",
-              flush=True)
+        print(
+            f"[sweep-analysis {experiment}] {r['n_trials']} trials, final rates "
+            f"{r['rate_range'][0]:.3f}..{r['rate_range'][1]:.3f}: Spearman "
+            f"{_fmt(r['across_trials']['spearman'])}, Kendall "
+            f"{_fmt(r['across_trials']['kendall'])} -> {r['verdict']}; within runs "
+            f"Spearman {_fmt(r['within_runs']['spearman'])} -> {r['verdict_within_runs']}",
+            flush=True,
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     _track(params, results)
@@ -120,8 +149,12 @@ def _track(params: Params, results: dict) -> None:
                         metrics[f"{exp}/{scope}/{method}{suffix}"] = value
         tags[f"verdict.{exp}"] = r["verdict"]
         tags[f"verdict_within_runs.{exp}"] = r["verdict_within_runs"]
-    run_params = {"n_boot": params.sweep.n_boot, "ci_level": params.sweep.ci_level,
-                  "min_effect": params.sweep.min_effect, "experiments": ",".join(results)}
+    run_params = {
+        "n_boot": params.sweep.n_boot,
+        "ci_level": params.sweep.ci_level,
+        "min_effect": params.sweep.min_effect,
+        "experiments": ",".join(results),
+    }
     with start_run(params, "sweep_analysis", "analysis", run_params, tags) as run:
         run.log_metrics(metrics)
         run.log_artifact(OUT)

@@ -1,23 +1,39 @@
-"""Typed params of the sweeps (issue #6): the `sweep:` section of params.yaml.
+"""Typed params of the sweeps: the `sweep:` section of params.yaml.
 
 One Optuna study per experiment over the knobs that move the loss; each study's search space
 names knobs of that experiment's own params section (coin.model/train, qa.lora/train, ...).
 """
+
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from deltahall.strict import Strict
 
 # The knobs a study may search, per experiment (each overrides the experiment's own params).
-COIN_KNOBS = ("lr", "weight_decay", "batch_size", "epochs", "n_layers", "d_model", "ff_dim",
-              "n_heads", "dropout")
+COIN_KNOBS = (
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "epochs",
+    "n_layers",
+    "d_model",
+    "ff_dim",
+    "n_heads",
+    "dropout",
+)
 QA_KNOBS = ("lr", "batch_size", "epochs", "r", "alpha", "dropout")
 T2I_KNOBS = ("lr", "batch_size", "epochs", "weight_decay", "layers_per_block")
-STORAGE_PREFIXES = ("sqlite:///", "journal:", "postgresql://", "postgresql+psycopg2://",
-                    "mysql://", "mysql+pymysql://")
+STORAGE_PREFIXES = (
+    "sqlite:///",
+    "journal:",
+    "postgresql://",
+    "postgresql+psycopg2://",
+    "mysql://",
+    "mysql+pymysql://",
+)
 
 
 class Knob(Strict):
@@ -28,10 +44,10 @@ class Knob(Strict):
     high: float | None = None
     log: bool = False
     step: float | None = None
-    choices: list[Union[int, float, str, bool]] | None = None
+    choices: list[int | float | str | bool] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Knob":
+    def _consistent(self) -> Knob:
         if self.type == "categorical":
             if not self.choices or self.low is not None or self.high is not None:
                 raise ValueError("a categorical knob needs `choices` (and no low/high)")
@@ -52,20 +68,21 @@ class Knob(Strict):
 def _space(knobs: dict[str, Knob], allowed: tuple[str, ...], section: str) -> None:
     unknown = sorted(set(knobs) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown knob(s) {unknown} in {section}.space; "
-                         f"known: {', '.join(allowed)}")
+        raise ValueError(
+            f"unknown knob(s) {unknown} in {section}.space; known: {', '.join(allowed)}"
+        )
     if not knobs:
         raise ValueError(f"{section}.space must search at least one knob")
 
 
 class StudyConfig(Strict):
-    n_trials: int = Field(ge=1, le=100_000)   # trials of the study, over all workers
+    n_trials: int = Field(ge=1, le=100_000)  # trials of the study, over all workers
     # Every trial trains once per seed (same seeds in every trial: differences between trials
     # come from the knobs); its objectives are the means over seeds, its curves give the bands.
     seeds: list[int] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_seeds(self) -> "StudyConfig":
+    def _unique_seeds(self) -> StudyConfig:
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must not repeat values")
         return self
@@ -79,7 +96,7 @@ class CoinSweepConfig(StudyConfig):
     space: dict[str, Knob]
 
     @model_validator(mode="after")
-    def _known_knobs(self) -> "CoinSweepConfig":
+    def _known_knobs(self) -> CoinSweepConfig:
         _space(self.space, COIN_KNOBS, "sweep.coin")
         return self
 
@@ -92,7 +109,7 @@ class QASweepConfig(StudyConfig):
     space: dict[str, Knob]
 
     @model_validator(mode="after")
-    def _known_knobs(self) -> "QASweepConfig":
+    def _known_knobs(self) -> QASweepConfig:
         _space(self.space, QA_KNOBS, "sweep.qa")
         return self
 
@@ -105,7 +122,7 @@ class T2ISweepConfig(StudyConfig):
     space: dict[str, Knob]
 
     @model_validator(mode="after")
-    def _known_knobs(self) -> "T2ISweepConfig":
+    def _known_knobs(self) -> T2ISweepConfig:
         _space(self.space, T2I_KNOBS, "sweep.t2i")
         return self
 

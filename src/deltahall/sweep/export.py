@@ -2,19 +2,22 @@
 
 Pure with respect to Optuna: takes FrozenTrials (or anything with the same attributes).
 """
+
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from deltahall.sweep.stats import pareto_front
+from deltahall.sweep.trial import TRAIN_LOSS
 
 TRIAL_COLUMNS = ["number", "state", "loss", "rate", "pareto", "duration_s"]
-HISTORY_COLUMNS = ["trial", "seed", "epoch", "loss", "rate", "train/loss"]
+HISTORY_COLUMNS = ["trial", "seed", "epoch", "loss", "rate", TRAIN_LOSS]
 _SEED_KEY = re.compile(r"^history/seed(-?\d+)$")
 
 
@@ -27,8 +30,17 @@ def trial_rows(trials: Sequence[Any]) -> list[dict[str, Any]]:
     for t in sorted(trials, key=lambda t: t.number):
         loss, rate = t.values if t.values is not None else (None, None)
         duration = t.duration.total_seconds() if t.duration is not None else None
-        rows.append({"number": t.number, "state": t.state.name, "loss": loss, "rate": rate,
-                     "pareto": t.number in on_front, "duration_s": duration, **t.params})
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "loss": loss,
+                "rate": rate,
+                "pareto": t.number in on_front,
+                "duration_s": duration,
+                **t.params,
+            }
+        )
     return rows
 
 
@@ -41,9 +53,16 @@ def history_rows(trials: Sequence[Any], loss_key: str, rate_key: str) -> list[di
             if not match:
                 continue
             for point in curve:
-                rows.append({"trial": t.number, "seed": int(match.group(1)),
-                             "epoch": point["epoch"], "loss": point.get(loss_key),
-                             "rate": point.get(rate_key), "train/loss": point.get("train/loss")})
+                rows.append(
+                    {
+                        "trial": t.number,
+                        "seed": int(match.group(1)),
+                        "epoch": point["epoch"],
+                        "loss": point.get(loss_key),
+                        "rate": point.get(rate_key),
+                        TRAIN_LOSS: point.get(TRAIN_LOSS),
+                    }
+                )
     return rows
 
 
@@ -64,12 +83,18 @@ def write_csv(rows: list[dict[str, Any]], columns: list[str], path: Path) -> Pat
 def study_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts, the best trial of each objective and the Pareto front (trial numbers)."""
     done = [r for r in rows if r["state"] == "COMPLETE"]
-    summary: dict[str, Any] = {"n_trials": len(rows), "n_complete": len(done),
-                               "n_failed": sum(r["state"] == "FAIL" for r in rows),
-                               "pareto_trials": [r["number"] for r in done if r["pareto"]]}
+    summary: dict[str, Any] = {
+        "n_trials": len(rows),
+        "n_complete": len(done),
+        "n_failed": sum(r["state"] == "FAIL" for r in rows),
+        "pareto_trials": [r["number"] for r in done if r["pareto"]],
+    }
     for key in ("loss", "rate"):
         if done:
             best = min(done, key=lambda r: (r[key], r["number"]))
-            summary[f"best_{key}"] = {"trial": best["number"], "loss": best["loss"],
-                                      "rate": best["rate"]}
+            summary[f"best_{key}"] = {
+                "trial": best["number"],
+                "loss": best["loss"],
+                "rate": best["rate"],
+            }
     return summary

@@ -4,6 +4,7 @@ The base is the one `qa_pretrain` made (outputs/qa/base); the knobs (sweep.qa.sp
 qa.lora and qa.train, `epochs` the number of LoRA epochs (default: max of qa.grid.epochs).
 Every epoch answers the held-out questions: val/loss beside val/delta_hall_rate.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,14 +12,15 @@ from typing import Any
 import numpy as np
 
 from deltahall.config import Params
+from deltahall.qa import keys
 from deltahall.qa.config import QAConfig
 from deltahall.qa.metrics import delta_hallucinated, max_resemblance
 from deltahall.seeding import derive_seed, seed_everything
 from deltahall.sweep.space import override, probes
 from deltahall.sweep.trial import EpochCallback, SeedRun
 
-LOSS = "val/loss"
-RATE = "val/delta_hall_rate"
+LOSS = keys.VAL_LOSS
+RATE = keys.DELTA_RATE
 SCORE = "max difflib resemblance of each held-out answer to its valid answers"
 
 
@@ -27,7 +29,12 @@ _DATA: dict[str, Any] = {}
 
 def _inputs():  # transformers is slow to import: only when a QA sweep runs
     from deltahall.qa import inputs
+
     return inputs
+
+
+def base_params(params: Params) -> dict[str, Any]:
+    return params.qa.model_dump(mode="json")
 
 
 def _data(cfg: QAConfig):
@@ -54,7 +61,7 @@ def _configs(params: Params, knobs: dict[str, Any]):
 
 def train(params: Params, knobs: dict[str, Any], seed: int, on_epoch: EpochCallback) -> SeedRun:
     from deltahall.qa.model import add_lora
-    from deltahall.qa.stage import two_answer_pairs
+    from deltahall.qa.qa_train import two_answer_pairs
     from deltahall.qa.train import finetune_lora, generate_answers
 
     cfg, inputs = params.qa, _inputs()
@@ -72,16 +79,36 @@ def train(params: Params, knobs: dict[str, Any], seed: int, on_epoch: EpochCallb
     last: dict[str, list[str]] = {}
 
     def record(epoch: int, metrics: dict[str, float]) -> None:
-        answers = [g.answer for g in generate_answers(
-            lora, tokenizer, questions, cfg.decoding, derive_seed("sweep-qa-generate", seed, epoch),
-            cfg.eval.max_new_tokens, cfg.eval.batch_size, cfg.eval.temperature, cfg.eval.top_p)]
+        answers = [
+            g.answer
+            for g in generate_answers(
+                lora,
+                tokenizer,
+                questions,
+                cfg.decoding,
+                derive_seed("sweep-qa-generate", seed, epoch),
+                cfg.eval.max_new_tokens,
+                cfg.eval.batch_size,
+                cfg.eval.temperature,
+                cfg.eval.top_p,
+            )
+        ]
         rate = float(np.mean(delta_hallucinated(answers, valid, cfg.eval.delta)))
         row = {**metrics, RATE: rate}
         history.append({"epoch": epoch, **row})
         last["answers"] = answers
         on_epoch(epoch, row)
 
-    finetune_lora(lora, tokenizer, two_answer_pairs(data.train), two_answer_pairs(data.val),
-                  epochs, train_cfg.lr, train_cfg.batch_size, train_seed, record)
+    finetune_lora(
+        lora,
+        tokenizer,
+        two_answer_pairs(data.train),
+        two_answer_pairs(data.val),
+        epochs,
+        train_cfg.lr,
+        train_cfg.batch_size,
+        train_seed,
+        record,
+    )
     scores = [round(max_resemblance(a, v), 5) for a, v in zip(last["answers"], valid)]
     return SeedRun(history, scores, cfg.eval.delta)

@@ -1,7 +1,9 @@
 """A search space from params.yaml -> Optuna suggestions, and knobs -> an experiment's config."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import optuna
 from pydantic import BaseModel, ValidationError
@@ -17,11 +19,13 @@ def suggest(trial: optuna.Trial, space: Mapping[str, Knob]) -> dict[str, Any]:
         if knob.type == "categorical":
             values[name] = trial.suggest_categorical(name, knob.choices)
         elif knob.type == "int":
-            values[name] = trial.suggest_int(name, int(knob.low), int(knob.high),
-                                             step=int(knob.step or 1), log=knob.log)
+            values[name] = trial.suggest_int(
+                name, int(knob.low), int(knob.high), step=int(knob.step or 1), log=knob.log
+            )
         else:
-            values[name] = trial.suggest_float(name, knob.low, knob.high, step=knob.step,
-                                               log=knob.log)
+            values[name] = trial.suggest_float(
+                name, knob.low, knob.high, step=knob.step, log=knob.log
+            )
     return values
 
 
@@ -37,15 +41,19 @@ def override(section: BaseModel, knobs: Mapping[str, Any], where: str) -> BaseMo
     try:
         return type(section).model_validate({**section.model_dump(), **updates})
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: "
-                             f"{e['msg'].removeprefix('Value error, ')}" for e in err.errors())
-        raise ConfigError(f"{where} proposed {updates}, which is not a valid "
-                          f"{type(section).__name__}: {problems}") from None
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        )
+        raise ConfigError(
+            f"{where} proposed {updates}, which is not a valid {type(section).__name__}: {problems}"
+        ) from None
 
 
 def probes(space: Mapping[str, Knob]) -> list[dict[str, Any]]:
     """Knob settings to validate before the first trial: every knob at its low and at its high
     end together, and each categorical choice on its own (others low)."""
+
     def value(knob: Knob, end) -> Any:
         raw = end(knob.choices) if knob.choices else end(knob.low, knob.high)
         return int(raw) if knob.type == "int" else raw

@@ -6,6 +6,7 @@ study to files (DVC outputs) and mirrors a summary to the parent run. `--worker 
 existing study as worker K (what `--workers` spawns; also how another machine joins a
 PostgreSQL study): trials only, under the parent run recorded in the study.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,14 @@ from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
+from deltahall import paths
 from deltahall.config import ConfigError, Params
 from deltahall.sweep import export
 from deltahall.sweep.objective import make_objective, mlflow_experiment
 from deltahall.sweep.storage import make_sampler, open_study, storage_kind, storage_url
+from deltahall.sweep.trial import EXPERIMENTS
 from deltahall.tracking import start_run
 
-OUTPUTS, PLOTS, METRICS = Path("outputs/sweep"), Path("plots/sweep"), Path("metrics/sweep")
-EXPERIMENTS = {"coin": "deltahall.sweep.coin", "qa": "deltahall.sweep.qa",
-               "t2i": "deltahall.sweep.t2i"}
 PARENT_ATTR = "mlflow.parent_run_id"
 
 
@@ -43,25 +43,21 @@ def fingerprint(params: Params, experiment: str) -> dict:
     """What must match for two workers to share a study: the experiment's sweep section (but
     n_trials: raising it extends a study), the sampler and the experiment's own params (the
     base the knobs override)."""
-    if experiment == "coin":
-        base = params.coin.model_dump(mode="json", include={"val_fraction", "model", "train",
-                                                            "eval"})
-    elif experiment == "qa":
-        base = params.qa.model_dump(mode="json")
-    else:
-        base = {"t2i": params.t2i.model_dump(mode="json"),
-                "images": params.images.model_dump(mode="json", include={"dataset", "classes"})}
+    base = experiment_module(experiment).base_params(params)
     study = getattr(params.sweep, experiment).model_dump(mode="json", exclude={"n_trials"})
-    return json.loads(json.dumps({"sweep": study, "sampler": params.sweep.sampler,
-                                  "seed": params.sweep.seed, "base": base}))
+    return json.loads(
+        json.dumps(
+            {
+                "sweep": study,
+                "sampler": params.sweep.sampler,
+                "seed": params.sweep.seed,
+                "base": base,
+            }
+        )
+    )
 
 
-def trials_path(experiment: str) -> Path:
-    return OUTPUTS / experiment / "trials.csv"
-
-
-def history_path(experiment: str) -> Path:
-    return PLOTS / f"{experiment}_history.csv"
+trials_path, history_path = paths.sweep_trials, paths.sweep_history
 
 
 def _open(params: Params, experiment: str, worker: int):
@@ -80,13 +76,31 @@ def run_sweep_worker(params: Params, experiment: str, worker: int, n_trials: int
 
 def _spawn(experiment: str, params_path: Path, shares: list[int]) -> None:
     """One `deltahall sweep --worker K` subprocess per share; all must succeed."""
-    procs = [subprocess.Popen([sys.executable, "-m", "deltahall.cli", "sweep", "--experiment",
-                               experiment, "--params", str(params_path), "--worker", str(k + 1),
-                               "--n-trials", str(n)]) for k, n in enumerate(shares) if n > 0]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "deltahall.cli",
+                "sweep",
+                "--experiment",
+                experiment,
+                "--params",
+                str(params_path),
+                "--worker",
+                str(k + 1),
+                "--n-trials",
+                str(n),
+            ]
+        )
+        for k, n in enumerate(shares)
+        if n > 0
+    ]
     failed = [p.args[-3] for p in procs if p.wait() != 0]
     if failed:
-        raise RuntimeError(f"sweep {experiment}: worker(s) {', '.join(failed)} failed; "
-                           f"see their output above")
+        raise RuntimeError(
+            f"sweep {experiment}: worker(s) {', '.join(failed)} failed; see their output above"
+        )
 
 
 def split(n: int, parts: int) -> list[int]:
@@ -94,41 +108,65 @@ def split(n: int, parts: int) -> list[int]:
     return [n // parts + (k < n % parts) for k in range(parts)]
 
 
-def run_sweep_command(params: Params, experiment: str, workers: int, worker: int | None,
-                      n_trials: int | None, params_path: Path) -> dict | None:
+def run_sweep_command(
+    params: Params,
+    experiment: str,
+    workers: int,
+    worker: int | None,
+    n_trials: int | None,
+    params_path: Path,
+) -> dict | None:
     """`deltahall sweep`: the coordinator, or with --worker K one more worker."""
     if worker is None:
         if n_trials is not None:
-            raise ConfigError("--n-trials is for --worker; the coordinator runs "
-                              f"sweep.{experiment}.n_trials")
+            raise ConfigError(
+                f"--n-trials is for --worker; the coordinator runs sweep.{experiment}.n_trials"
+            )
         return run_sweep(params, experiment, workers, params_path)
     if worker < 1 or n_trials is None or n_trials < 1:
-        raise ConfigError(f"--worker K needs K >= 1 and --n-trials N >= 1 "
-                          f"(got {worker}, {n_trials})")
+        raise ConfigError(
+            f"--worker K needs K >= 1 and --n-trials N >= 1 (got {worker}, {n_trials})"
+        )
     run_sweep_worker(params, experiment, worker, n_trials)
     return None
 
 
-def run_sweep(params: Params, experiment: str, workers: int = 1,
-              params_path: Path = Path("params.yaml")) -> dict:
+def run_sweep(
+    params: Params, experiment: str, workers: int = 1, params_path: Path = Path("params.yaml")
+) -> dict:
     module = experiment_module(experiment)
     cfg = getattr(params.sweep, experiment)
     url, name = study_location(params, experiment)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     if workers > 1 and storage_kind(url) == "sqlite":
-        raise ConfigError(f"sweep.storage {url!r} is SQLite, for one worker only; use "
-                          f"journal:PATH (one machine) or postgresql://... for --workers {workers}")
+        raise ConfigError(
+            f"sweep.storage {url!r} is SQLite, for one worker only; use "
+            f"journal:PATH (one machine) or postgresql://... for --workers {workers}"
+        )
     module.check(params)  # fail on missing inputs or a bad space before any trial
     study = _open(params, experiment, 0)
     remaining = max(0, cfg.n_trials - len(study.trials))
-    print(f"[sweep {experiment}] study {name!r} in {url}: {len(study.trials)} trials stored, "
-          f"{remaining} to run on {workers} worker(s) ({params.sweep.sampler})", flush=True)
-    run_params = {"study": name, "storage": storage_kind(url), "workers": workers,
-                  "sampler": params.sweep.sampler, "seed": params.sweep.seed,
-                  "sweep": cfg.model_dump(mode="json")}
-    with start_run(params, mlflow_experiment(experiment), f"study-{name}", run_params,
-                   {"deltahall.stage": f"sweep_{experiment}", "optuna.study": name}) as parent:
+    print(
+        f"[sweep {experiment}] study {name!r} in {url}: {len(study.trials)} trials stored, "
+        f"{remaining} to run on {workers} worker(s) ({params.sweep.sampler})",
+        flush=True,
+    )
+    run_params = {
+        "study": name,
+        "storage": storage_kind(url),
+        "workers": workers,
+        "sampler": params.sweep.sampler,
+        "seed": params.sweep.seed,
+        "sweep": cfg.model_dump(mode="json"),
+    }
+    with start_run(
+        params,
+        mlflow_experiment(experiment),
+        f"study-{name}",
+        run_params,
+        {"deltahall.stage": f"sweep_{experiment}", "optuna.study": name},
+    ) as parent:
         if parent.run_id is not None:
             study.set_user_attr(PARENT_ATTR, parent.run_id)
         if workers == 1:
@@ -147,13 +185,18 @@ def _export(study, experiment: str, module: ModuleType) -> dict:
     trials = study.get_trials(deepcopy=False)
     rows = export.trial_rows(trials)
     export.write_csv(rows, export.TRIAL_COLUMNS, trials_path(experiment))
-    export.write_csv(export.history_rows(trials, module.LOSS, module.RATE),
-                     export.HISTORY_COLUMNS, history_path(experiment))
+    export.write_csv(
+        export.history_rows(trials, module.LOSS, module.RATE),
+        export.HISTORY_COLUMNS,
+        history_path(experiment),
+    )
     summary = {**export.study_summary(rows), "loss": module.LOSS, "rate": module.RATE}
-    out = METRICS / f"{experiment}.json"
+    out = paths.SWEEP_METRICS / f"{experiment}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    print(f"[sweep {experiment}] {summary['n_complete']}/{summary['n_trials']} trials complete, "
-          f"Pareto front: trials {summary['pareto_trials']} -> {trials_path(experiment)}",
-          flush=True)
+    print(
+        f"[sweep {experiment}] {summary['n_complete']}/{summary['n_trials']} trials complete, "
+        f"Pareto front: trials {summary['pareto_trials']} -> {trials_path(experiment)}",
+        flush=True,
+    )
     return summary

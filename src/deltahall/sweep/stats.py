@@ -6,6 +6,7 @@ rate) and reduces the n axis, so the same code scores one sample or a stack of b
 resamples at once. Their CIs are deltahall.stats.bootstrap_ci's seeded percentile bootstrap,
 with degenerate resamples left out (drop_undefined).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,7 +45,7 @@ def kendall_rows(pairs: np.ndarray) -> np.ndarray:
     sx = np.sign(data[..., :, None, 0] - data[..., None, :, 0])
     sy = np.sign(data[..., :, None, 1] - data[..., None, :, 1])
     num = (sx * sy).sum(axis=(-2, -1))  # every pair counted twice, here and below
-    norm = np.sqrt((sx ** 2).sum(axis=(-2, -1)) * (sy ** 2).sum(axis=(-2, -1)))
+    norm = np.sqrt((sx**2).sum(axis=(-2, -1)) * (sy**2).sum(axis=(-2, -1)))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(norm > 0, num / np.where(norm > 0, norm, 1.0), np.nan)
 
@@ -76,8 +77,9 @@ def association(loss, rate, method: str = "spearman") -> float:
     return float(association_rows(np.column_stack([loss, rate]), method))
 
 
-def correlation_ci(loss, rate, method: str = "spearman", n_boot: int = 1000,
-                   level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def correlation_ci(
+    loss, rate, method: str = "spearman", n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """(estimate, low, high): percentile bootstrap CI of the association (correlation, with a
     rate that never moves counting as 0, see association_rows) over resampled pairs.
 
@@ -95,12 +97,19 @@ def correlation_ci(loss, rate, method: str = "spearman", n_boot: int = 1000,
     estimate = float(association_rows(pairs, method)) if len(pairs) >= 3 else float("nan")
     if not np.isfinite(estimate):
         return float("nan"), float("nan"), float("nan")
-    return bootstrap_ci(pairs, n_boot, level, seed, drop_undefined=True,
-                        statistic=lambda rows, axis: association_rows(rows, method))
+    return bootstrap_ci(
+        pairs,
+        n_boot,
+        level,
+        seed,
+        drop_undefined=True,
+        statistic=lambda rows, axis: association_rows(rows, method),
+    )
 
 
-def mean_ci(values, n_boot: int = 1000, level: float = 0.95,
-            seed: int = 0) -> tuple[float, float, float]:
+def mean_ci(
+    values, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """Bootstrap CI of the mean of the finite values (e.g. within-run correlations); NaN
     when fewer than 2 are finite."""
     finite = np.asarray(values, dtype=np.float64)
@@ -136,5 +145,5 @@ def pareto_front(points) -> np.ndarray:
     if pts.ndim != 2:
         raise ValueError(f"points must have shape (n, k), got {pts.shape}")
     le = (pts[None, :, :] <= pts[:, None, :]).all(axis=-1)  # [i, j]: j <= i everywhere
-    lt = (pts[None, :, :] < pts[:, None, :]).any(axis=-1)   # [i, j]: j < i somewhere
+    lt = (pts[None, :, :] < pts[:, None, :]).any(axis=-1)  # [i, j]: j < i somewhere
     return ~(le & lt).any(axis=1)

@@ -4,6 +4,7 @@ One storage string, three deployments (the same code): `sqlite:///PATH` for one 
 `journal:PATH` (an append-only journal file with a file lock) for parallel workers on one
 machine, `postgresql://...` for workers on several machines.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -35,6 +36,7 @@ def open_storage(url: str) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
+
         return JournalStorage(JournalFileBackend(str(path)))
     if kind == "sqlite":
         path = url.removeprefix("sqlite:///")
@@ -47,19 +49,25 @@ def make_sampler(name: str, seed: int, worker: int = 0) -> optuna.samplers.BaseS
     """TPE and random get one seed per worker (same seed = same proposals = duplicates);
     QMC points are indexed by trial number, so every worker shares the study's seed."""
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed + worker, n_startup_trials=6,
-                                          multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed + worker, n_startup_trials=6, multivariate=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed + worker)
     if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, scramble=True,  # categorical knobs:
-                                          warn_asynchronous_seeding=False,  # random sampling
-                                          warn_independent_sampling=False)
+        return optuna.samplers.QMCSampler(
+            seed=seed,
+            scramble=True,  # categorical knobs:
+            warn_asynchronous_seeding=False,  # random sampling
+            warn_independent_sampling=False,
+        )
     raise ValueError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}")
 
 
-def open_study(url: str, name: str, sampler: optuna.samplers.BaseSampler,
-               fingerprint: dict[str, Any] | None = None) -> optuna.Study:
+def open_study(
+    url: str,
+    name: str,
+    sampler: optuna.samplers.BaseSampler,
+    fingerprint: dict[str, Any] | None = None,
+) -> optuna.Study:
     """Create the study or join the existing one of that name (other workers).
 
     `fingerprint` (the study's params) is stored on creation; joining a study made with
@@ -68,19 +76,27 @@ def open_study(url: str, name: str, sampler: optuna.samplers.BaseSampler,
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own one line per trial
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study = optuna.create_study(storage=open_storage(url), study_name=name,
-                                    sampler=sampler, directions=DIRECTIONS,
-                                    load_if_exists=True)
+        study = optuna.create_study(
+            storage=open_storage(url),
+            study_name=name,
+            sampler=sampler,
+            directions=DIRECTIONS,
+            load_if_exists=True,
+        )
     if [d.name.lower() for d in study.directions] != DIRECTIONS:
-        raise ValueError(f"study {name!r} in {url} optimises {study.directions}, not "
-                         f"(loss, rate); pick another sweep.study_name")
+        raise ValueError(
+            f"study {name!r} in {url} optimises {study.directions}, not "
+            f"(loss, rate); pick another sweep.study_name"
+        )
     if fingerprint is not None:
         stored = study.user_attrs.get("deltahall.fingerprint")
         if stored is None:
             study.set_user_attr("deltahall.fingerprint", fingerprint)
         elif stored != fingerprint:
-            raise ValueError(f"study {name!r} in {url} was made with other params; change "
-                             f"sweep.study_name or remove the study to start afresh")
+            raise ValueError(
+                f"study {name!r} in {url} was made with other params; change "
+                f"sweep.study_name or remove the study to start afresh"
+            )
     return study
 
 

@@ -5,6 +5,7 @@ are judged by the registered HCDR detector (val/hall_rate). Objective 1 is the f
 diffusion loss (same images, timesteps and noise every epoch: the loss without its sampling
 noise), objective 2 the share of generated images outside every class's HCDR.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,10 @@ import numpy as np
 from deltahall.config import Params
 from deltahall.sweep.space import override, probes
 from deltahall.sweep.trial import EpochCallback, SeedRun
+from deltahall.t2i import keys
 
-LOSS = "train/loss_fixed_noise"
-RATE = "val/hall_rate"
+LOSS = keys.FIXED_NOISE_LOSS
+RATE = keys.HALL_RATE
 SCORE = "HCDR margin max_c(log f_c − threshold_c) of each last-epoch image"
 _CONTEXT: dict[str, Any] = {}
 
@@ -27,8 +29,15 @@ def _context(params: Params):
     (working dir, MLflow store, params), so another folder or store never gets a stale one."""
     from deltahall.t2i.run import load_context
     from deltahall.tracking import tracking_uri
-    key = "|".join([os.getcwd(), tracking_uri(params), params.images.model_dump_json(),
-                    params.t2i.model_dump_json()])
+
+    key = "|".join(
+        [
+            os.getcwd(),
+            tracking_uri(params),
+            params.images.model_dump_json(),
+            params.t2i.model_dump_json(),
+        ]
+    )
     if key not in _CONTEXT:
         _CONTEXT[key] = load_context(params)
     return _CONTEXT[key]
@@ -45,8 +54,10 @@ def check(params: Params) -> None:
 def _config(params: Params, knobs: dict[str, Any]):
     where = "sweep.t2i.space"
     cfg = params.t2i
-    sections = {"train": override(cfg.train, knobs, where).model_dump(),
-                "model": override(cfg.model, knobs, where).model_dump()}
+    sections = {
+        "train": override(cfg.train, knobs, where).model_dump(),
+        "model": override(cfg.model, knobs, where).model_dump(),
+    }
     return override(cfg, sections, where)  # whole T2IConfig again: its cross-field checks too
 
 
@@ -59,6 +70,13 @@ def margins(judge: Any, embeddings: np.ndarray) -> list[float]:
         return []
     margin = detector.log_densities(embeddings) - detector.thresholds
     return [round(float(m), 5) for m in margin.max(axis=1)]
+
+
+def base_params(params: Params) -> dict[str, Any]:
+    return {
+        "t2i": params.t2i.model_dump(mode="json"),
+        "images": params.images.model_dump(mode="json", include={"dataset", "classes"}),
+    }
 
 
 def train(params: Params, knobs: dict[str, Any], seed: int, on_epoch: EpochCallback) -> SeedRun:
@@ -74,6 +92,6 @@ def train(params: Params, knobs: dict[str, Any], seed: int, on_epoch: EpochCallb
         last["images"] = np.concatenate([s.images for s in samples.values()])
         on_epoch(epoch, metrics)
 
-    train_t2i_run(params, seed, _config(params, knobs), context, record)
+    train_t2i_run(_config(params, knobs), seed, context, record)
     scores = margins(context.judge, embed_images(context.clip, last["images"]))
     return SeedRun(history, scores, 0.0)

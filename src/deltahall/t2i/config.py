@@ -1,4 +1,5 @@
-"""Typed params of the text-to-image experiment (issue #4, paper §6.3): the `t2i:` section."""
+"""Typed params of the text-to-image experiment (paper §6.3): the `t2i:` section."""
+
 from __future__ import annotations
 
 import re
@@ -9,14 +10,13 @@ from pydantic import Field, model_validator
 from deltahall.strict import Strict
 
 
-
 class PromptConfig(Strict):
     # `name` becomes part of metric names (val/hall_rate/<name>): a short identifier.
     name: str = Field(min_length=1, max_length=32)
     text: str = Field(min_length=1, max_length=300)
 
     @model_validator(mode="after")
-    def _identifier(self) -> "PromptConfig":
+    def _identifier(self) -> PromptConfig:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
             raise ValueError(f"prompt name {self.name!r} must match [a-z][a-z0-9_]*")
         return self
@@ -39,12 +39,14 @@ class T2IModelConfig(Strict):
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"]
 
     @model_validator(mode="after")
-    def _groups_divide_channels(self) -> "T2IModelConfig":
+    def _groups_divide_channels(self) -> T2IModelConfig:
         for ch in self.block_out_channels:
             if ch % self.norm_num_groups or ch % self.attention_head_dim:
-                raise ValueError(f"block_out_channels entry {ch} must be divisible by "
-                                 f"norm_num_groups ({self.norm_num_groups}) and "
-                                 f"attention_head_dim ({self.attention_head_dim})")
+                raise ValueError(
+                    f"block_out_channels entry {ch} must be divisible by "
+                    f"norm_num_groups ({self.norm_num_groups}) and "
+                    f"attention_head_dim ({self.attention_head_dim})"
+                )
         return self
 
 
@@ -63,10 +65,10 @@ class T2ITrainConfig(Strict):
 
 
 class T2ISampleConfig(Strict):
-    k: int = Field(ge=2, le=10_000)              # images per prompt per epoch
-    steps: int = Field(ge=1, le=1000)           # DDIM steps
+    k: int = Field(ge=2, le=10_000)  # images per prompt per epoch
+    steps: int = Field(ge=1, le=1000)  # DDIM steps
     guidance_scale: float = Field(ge=1.0, le=50.0)  # 1 = no classifier-free guidance
-    eta: float = Field(ge=0.0, le=1.0)         # 0 = deterministic DDIM
+    eta: float = Field(ge=0.0, le=1.0)  # 0 = deterministic DDIM
 
 
 class T2IEvalConfig(Strict):
@@ -80,14 +82,14 @@ class T2IConfig(Strict):
     resolution: int = Field(ge=8, le=1024)
     caption_templates: list[str] = Field(min_length=1)
     prompts: list[PromptConfig] = Field(min_length=1)
-    detector_alias: str = Field(min_length=1)   # models:/<name>@<alias>
+    detector_alias: str = Field(min_length=1)  # models:/<name>@<alias>
     model: T2IModelConfig
     train: T2ITrainConfig
     sample: T2ISampleConfig
     eval: T2IEvalConfig
 
     @model_validator(mode="after")
-    def _consistent(self) -> "T2IConfig":
+    def _consistent(self) -> T2IConfig:
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must not repeat values")
         names = [p.name for p in self.prompts]
@@ -95,7 +97,11 @@ class T2IConfig(Strict):
             raise ValueError(f"prompt names must not repeat (got {names})")
         if any("{}" not in t for t in self.caption_templates):
             raise ValueError("every caption template needs one {} for the class name")
-        if not self.model.pretrained and self.resolution % 2 ** (len(self.model.block_out_channels) - 1):
-            raise ValueError(f"resolution ({self.resolution}) must be divisible by "
-                             f"2^(len(block_out_channels) - 1)")
+        if not self.model.pretrained and self.resolution % 2 ** (
+            len(self.model.block_out_channels) - 1
+        ):
+            raise ValueError(
+                f"resolution ({self.resolution}) must be divisible by "
+                f"2^(len(block_out_channels) - 1)"
+            )
         return self

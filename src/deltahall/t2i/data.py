@@ -4,6 +4,7 @@ Default (digits): the fitted classes of data/images, in memory at the t2i resolu
 Paper (AFHQ): ~10 700 images of 512×512 do not fit in memory as floats (≈ 33 GB), so the
 files are listed once and each batch is read from disk.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,10 +19,10 @@ _SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 @dataclass(frozen=True)
 class TrainImages:
-    labels: np.ndarray                  # (n,) indices into class_names
+    labels: np.ndarray  # (n,) indices into class_names
     class_names: tuple[str, ...]
-    pixels: np.ndarray | None = None    # (n, 3, H, W) float32 in [0, 1], when in memory
-    files: tuple[Path, ...] = ()        # else one file per row, read per batch
+    pixels: np.ndarray | None = None  # (n, 3, H, W) float32 in [0, 1], when in memory
+    files: tuple[Path, ...] = ()  # else one file per row, read per batch
     resolution: int = field(default=0)
 
     def __len__(self) -> int:
@@ -41,8 +42,9 @@ class TrainImages:
         return np.stack(out)
 
 
-def load_train_images(dataset: str, data_dir: Path, classes: list[str],
-                      resolution: int) -> TrainImages:
+def load_train_images(
+    dataset: str, data_dir: Path, classes: list[str], resolution: int
+) -> TrainImages:
     if dataset == "afhq":
         return _afhq_files(Path(data_dir) / "afhq" / "train", classes, resolution)
     images = load_image_set(dataset, data_dir, resolution)
@@ -58,12 +60,17 @@ def _afhq_files(root: Path, classes: list[str], resolution: int) -> TrainImages:
             raise FileNotFoundError(f"no images in {root / name}")
         files += found
         labels += [c] * len(found)
-    return TrainImages(np.asarray(labels, dtype=np.int64), tuple(classes), files=tuple(files),
-                       resolution=resolution)
+    return TrainImages(
+        np.asarray(labels, dtype=np.int64),
+        tuple(classes),
+        files=tuple(files),
+        resolution=resolution,
+    )
 
 
-def make_captions(labels: np.ndarray, class_names: tuple[str, ...], templates: list[str],
-                  seed: int) -> list[str]:
+def make_captions(
+    labels: np.ndarray, class_names: tuple[str, ...], templates: list[str], seed: int
+) -> list[str]:
     """One caption per image: a seeded random template filled with the image's class name."""
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(templates), size=len(labels))

@@ -8,14 +8,16 @@
   with the sample. Overall: the rate over all prompts' images, and the share of prompts whose
   mean embedding is outside (bootstrap over prompts).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from deltahall.seeding import derive_seed
 from deltahall.stats import bootstrap_ci
+from deltahall.t2i import keys
 
 Judge = Callable[[np.ndarray], np.ndarray]
 
@@ -29,53 +31,61 @@ def hallucination_flags(judge: Judge, embeddings: np.ndarray) -> np.ndarray:
 
 def mean_embedding_statistic(judge: Judge):
     """A bootstrap_ci statistic: is the mean of the rows (along `axis`) outside the HCDRs?"""
+
     def statistic(x: np.ndarray, axis: int) -> np.ndarray:
         means = x.mean(axis=axis)
         flat = np.atleast_2d(means)
         return hallucination_flags(judge, flat).astype(float).reshape(means.shape[:-1])
+
     return statistic
 
 
 def _with_ci(name: str, values: tuple[float, float, float]) -> dict[str, float]:
-    estimate, low, high = values
-    return {name: estimate, f"{name}_low": low, f"{name}_high": high}
+    estimate, lower, upper = values
+    return {name: estimate, keys.low(name): lower, keys.high(name): upper}
 
 
-def prompt_metrics(judge: Judge, embeddings: np.ndarray, prompt: str, n_boot: int,
-                   level: float, seed: int) -> tuple[dict[str, float], np.ndarray]:
+def prompt_metrics(
+    judge: Judge, embeddings: np.ndarray, prompt: str, n_boot: int, level: float, seed: int
+) -> tuple[dict[str, float], np.ndarray]:
     """val/hall_rate/<prompt> and val/mean_hall/<prompt> (each with _low/_high), and the
     per-image flags, for one prompt's K embeddings."""
     flags = hallucination_flags(judge, embeddings)
-    out = _with_ci(f"val/hall_rate/{prompt}", bootstrap_ci(flags.astype(float), n_boot, level,
-                                                           seed))
-    out.update(_with_ci(f"val/mean_hall/{prompt}", bootstrap_ci(
-        np.asarray(embeddings, dtype=np.float64), n_boot, level, seed,
-        mean_embedding_statistic(judge))))
+    out = _with_ci(
+        keys.per_prompt(keys.HALL_RATE, prompt),
+        bootstrap_ci(flags.astype(float), n_boot, level, seed),
+    )
+    out.update(
+        _with_ci(
+            keys.per_prompt(keys.MEAN_HALL, prompt),
+            bootstrap_ci(
+                np.asarray(embeddings, dtype=np.float64),
+                n_boot,
+                level,
+                seed,
+                mean_embedding_statistic(judge),
+            ),
+        )
+    )
     return out, flags
 
 
-def epoch_metrics(judge: Judge, embeddings: dict[str, np.ndarray], n_boot: int, level: float,
-                  seed: int) -> dict[str, float]:
+def epoch_metrics(
+    judge: Judge, embeddings: dict[str, np.ndarray], n_boot: int, level: float, seed: int
+) -> dict[str, float]:
     """One epoch's metrics: per prompt, and overall (val/hall_rate, val/mean_hall)."""
     metrics: dict[str, float] = {}
     all_flags, verdicts = [], []
     for name, emb in embeddings.items():
-        per, flags = prompt_metrics(judge, emb, name, n_boot, level,
-                                    derive_seed("t2i-boot", seed, name))
+        per, flags = prompt_metrics(
+            judge, emb, name, n_boot, level, derive_seed("t2i-boot", seed, name)
+        )
         metrics.update(per)
         all_flags.append(flags)
-        verdicts.append(per[f"val/mean_hall/{name}"])
+        verdicts.append(per[keys.per_prompt(keys.MEAN_HALL, name)])
     pooled = np.concatenate(all_flags).astype(float)
-    metrics.update(_with_ci("val/hall_rate", bootstrap_ci(pooled, n_boot, level, seed)))
-    metrics.update(_with_ci("val/mean_hall", bootstrap_ci(np.asarray(verdicts), n_boot, level,
-                                                          seed)))
+    metrics.update(_with_ci(keys.HALL_RATE, bootstrap_ci(pooled, n_boot, level, seed)))
+    metrics.update(
+        _with_ci(keys.MEAN_HALL, bootstrap_ci(np.asarray(verdicts), n_boot, level, seed))
+    )
     return metrics
-
-
-def metric_names(prompts: list[str]) -> list[str]:
-    """Every key epoch_metrics returns, in a stable order (the history CSV's columns)."""
-    names = []
-    for base in ("val/hall_rate", "val/mean_hall"):
-        for stem in [base] + [f"{base}/{p}" for p in prompts]:
-            names += [stem, f"{stem}_low", f"{stem}_high"]
-    return names

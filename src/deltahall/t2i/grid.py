@@ -1,4 +1,5 @@
 """Image grids of the K samples of a prompt, saved as PNG (one per prompt per epoch)."""
+
 from __future__ import annotations
 
 import math
@@ -7,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 
-def image_grid(images: np.ndarray, n_cols: int | None = None, pad: int = 1,
-               flags: np.ndarray | None = None) -> np.ndarray:
+def image_grid(
+    images: np.ndarray, n_cols: int | None = None, pad: int = 1, flags: np.ndarray | None = None
+) -> np.ndarray:
     """(n, 3, H, W) in [0, 1] -> (rows·(H+pad)+pad, cols·(W+pad)+pad, 3) uint8.
 
     Padding is white; with `flags`, a flagged image (outside the HCDR union) gets a red frame
@@ -25,8 +27,8 @@ def image_grid(images: np.ndarray, n_cols: int | None = None, pad: int = 1,
     for i in range(n):
         top, left = pad + (i // cols) * (h + pad), pad + (i % cols) * (w + pad)
         if flags is not None and flags[i] and pad:
-            grid[top - pad:top + h + pad, left - pad:left + w + pad] = (220, 30, 30)
-        grid[top:top + h, left:left + w] = pixels[i]
+            grid[top - pad : top + h + pad, left - pad : left + w + pad] = (220, 30, 30)
+        grid[top : top + h, left : left + w] = pixels[i]
     return grid
 
 

@@ -4,6 +4,7 @@ The one place in t2i that touches MLflow outside deltahall.tracking: it reads th
 `detector` stage registered (`models:/hcdr-<dataset>-<embedder>@champion`), so the judge is
 exactly the version that passed its coverage check, wherever the store lives.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,11 +15,6 @@ from deltahall.config import Params
 from deltahall.detector.registry import registered_name
 from deltahall.tracking import tracking_uri
 from deltahall.vision.clip import ClipSpec
-
-
-def detector_name(dataset: str, spec: ClipSpec) -> str:
-    # Same naming as the detector stage: the embedder is the CLIP that outputs/clip holds.
-    return registered_name(dataset, spec.pretrained.replace("/", "-") or "clip-small")
 
 
 @dataclass
@@ -39,9 +35,12 @@ def load_judge(params: Params, spec: ClipSpec) -> RegisteredJudge:
 
     store = tracking_uri(params)
     mlflow.set_tracking_uri(store)
-    uri = f"models:/{detector_name(params.images.dataset, spec)}@{params.t2i.detector_alias}"
+    name = registered_name(params.images.dataset, spec.pretrained)
+    uri = f"models:/{name}@{params.t2i.detector_alias}"
     try:
         return RegisteredJudge(uri, mlflow.pyfunc.load_model(uri))
     except MlflowException as err:
-        raise FileNotFoundError(f"{uri} not found in the MLflow store {store}: run the detector "
-                                f"stage first (t2i.detector_alias names the alias) — {err}") from None
+        raise FileNotFoundError(
+            f"{uri} not found in the MLflow store {store}: run the detector "
+            f"stage first (t2i.detector_alias names the alias) — {err}"
+        ) from None

@@ -7,6 +7,7 @@ seed-to-seed spread, which is what "not one curve" asks for.
 Figure 5: hallucination rate (green, left axis) and training loss (blue, right axis) per epoch.
 Figure 6: per prompt, the per-image rate and the estimator-level verdict per epoch.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from deltahall import paths
 from deltahall.config import Params
 from deltahall.stats import bootstrap_ci
-from deltahall.t2i import HISTORY, METRICS, PLOTS
+from deltahall.t2i import keys
 
 
 def seed_band(history: pd.DataFrame, metric: str, n_boot: int, level: float) -> pd.DataFrame:
@@ -36,38 +38,52 @@ def _errorbar(ax, band: pd.DataFrame, color: str, label: str, **kw) -> None:
 
 def figure5(history: pd.DataFrame, path: Path, n_boot: int, level: float) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for _, seed_rows in history.groupby("seed"):
-        ax.plot(seed_rows["epoch"], seed_rows["val/hall_rate"], color="C2", alpha=0.25, lw=1)
-    _errorbar(ax, seed_band(history, "val/hall_rate", n_boot, level), "C2", "hallucination rate")
+        ax.plot(seed_rows["epoch"], seed_rows[keys.HALL_RATE], color="C2", alpha=0.25, lw=1)
+    _errorbar(ax, seed_band(history, keys.HALL_RATE, n_boot, level), "C2", "hallucination rate")
     ax.set(xlabel="epoch", ylabel="share outside every HCDR", ylim=(-0.02, 1.02))
     right = ax.twinx()
-    _errorbar(right, seed_band(history, "train/loss", n_boot, level), "C0", "training loss")
+    _errorbar(right, seed_band(history, keys.TRAIN_LOSS, n_boot, level), "C0", "training loss")
     right.set_ylabel("training loss (ε-MSE)")
     n = history["seed"].nunique()
-    ax.set_title(f"Figure 5: rate and loss per epoch ({n} seeds, {level:.0%} CI across seeds)",
-                 fontsize=9)
+    ax.set_title(
+        f"Figure 5: rate and loss per epoch ({n} seeds, {level:.0%} CI across seeds)", fontsize=9
+    )
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     ax.legend(lines, [h.get_label() for h in lines], loc="center right", fontsize=8)
     return _save(fig, path)
 
 
-def figure6(history: pd.DataFrame, prompts: dict[str, str], path: Path, n_boot: int,
-            level: float) -> Path:
+def figure6(
+    history: pd.DataFrame, prompts: dict[str, str], path: Path, n_boot: int, level: float
+) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(prompts), figsize=(4 * len(prompts), 3.4), squeeze=False)
     for ax, (name, text) in zip(axes[0], prompts.items()):
-        _errorbar(ax, seed_band(history, f"val/hall_rate/{name}", n_boot, level), "C2",
-                  "per-image rate")
-        verdict = history.groupby("epoch")[f"val/mean_hall/{name}"].mean()
-        ax.plot(verdict.index, verdict.to_numpy(), "s--", color="C3", ms=4,
-                label="mean embedding outside\n(share of seeds)")
+        _errorbar(
+            ax,
+            seed_band(history, keys.per_prompt(keys.HALL_RATE, name), n_boot, level),
+            "C2",
+            "per-image rate",
+        )
+        verdict = history.groupby("epoch")[keys.per_prompt(keys.MEAN_HALL, name)].mean()
+        ax.plot(
+            verdict.index,
+            verdict.to_numpy(),
+            "s--",
+            color="C3",
+            ms=4,
+            label="mean embedding outside\n(share of seeds)",
+        )
         ax.set(title=f"{name}: \u201c{text}\u201d", xlabel="epoch", ylim=(-0.02, 1.02))
         ax.title.set_fontsize(9)
         ax.legend(fontsize=7)
@@ -94,36 +110,54 @@ def claim(history: pd.DataFrame, n_boot: int, level: float) -> dict:
     first, last = history["epoch"].min(), history["epoch"].max()
     by_seed = history.set_index(["seed", "epoch"])
     out: dict = {}
-    for metric in ("train/loss", "train/loss_fixed_noise", "val/hall_rate", "val/mean_hall"):
+    for metric in keys.SHOWN:
         a = by_seed[metric].xs(first, level="epoch")
         b = by_seed[metric].xs(last, level="epoch")
-        out[metric] = {k: list(bootstrap_ci(v.to_numpy(), n_boot, level, seed=i))
-                       for i, (k, v) in enumerate({"first": a, "last": b, "change": b - a}.items())}
+        out[metric] = {
+            k: list(bootstrap_ci(v.to_numpy(), n_boot, level, seed=i))
+            for i, (k, v) in enumerate({"first": a, "last": b, "change": b - a}.items())
+        }
     half = history[history["epoch"] > (first + last) / 2]
     # epoch-to-epoch fluctuation late in training (population std: 0, not NaN, for one epoch)
-    out["val/hall_rate"]["std_last_half"] = float(
-        half.groupby("seed")["val/hall_rate"].std(ddof=0).mean())
-    out["loss_falls"] = out["train/loss"]["change"][2] < 0.0
-    out["rate_stays_above_zero"] = out["val/hall_rate"]["last"][1] > 0.0
+    out[keys.HALL_RATE]["std_last_half"] = float(
+        half.groupby("seed")[keys.HALL_RATE].std(ddof=0).mean()
+    )
+    out["loss_falls"] = out[keys.TRAIN_LOSS]["change"][2] < 0.0
+    out["rate_stays_above_zero"] = out[keys.HALL_RATE]["last"][1] > 0.0
     return out
 
 
 def run_t2i_report(params: Params) -> dict:
     cfg = params.t2i
-    if not HISTORY.exists():
-        raise FileNotFoundError(f"{HISTORY} missing: run the t2i_train stage first")
-    history = pd.read_csv(HISTORY)
+    if not paths.T2I_HISTORY.exists():
+        raise FileNotFoundError(f"{paths.T2I_HISTORY} missing: run the t2i_train stage first")
+    history = pd.read_csv(paths.T2I_HISTORY)
     prompts = {p.name: p.text for p in cfg.prompts}
-    figure5(history, PLOTS / "figures" / "figure5.png", cfg.eval.n_boot, cfg.eval.level)
-    figure6(history, prompts, PLOTS / "figures" / "figure6.png", cfg.eval.n_boot, cfg.eval.level)
-    summary = {"seeds": int(history["seed"].nunique()), "epochs": int(history["epoch"].max()),
-               "level": cfg.eval.level, **claim(history, cfg.eval.n_boot, cfg.eval.level)}
-    (METRICS / "summary.json").parent.mkdir(parents=True, exist_ok=True)
-    (METRICS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for metric in ("train/loss", "val/hall_rate"):
-        f, l, c = (summary[metric][k] for k in ("first", "last", "change"))
-        print(f"[t2i-report] {metric}: epoch 1 {f[0]:.4f} [{f[1]:.4f}, {f[2]:.4f}] -> last "
-              f"{l[0]:.4f} [{l[1]:.4f}, {l[2]:.4f}], change {c[0]:+.4f} [{c[1]:+.4f}, {c[2]:+.4f}]")
-    print(f"[t2i-report] loss falls: {summary['loss_falls']}; rate stays above zero: "
-          f"{summary['rate_stays_above_zero']}")
+    figure5(history, paths.T2I_PLOTS / "figures" / "figure5.png", cfg.eval.n_boot, cfg.eval.level)
+    figure6(
+        history,
+        prompts,
+        paths.T2I_PLOTS / "figures" / "figure6.png",
+        cfg.eval.n_boot,
+        cfg.eval.level,
+    )
+    summary = {
+        "seeds": int(history["seed"].nunique()),
+        "epochs": int(history["epoch"].max()),
+        "level": cfg.eval.level,
+        **claim(history, cfg.eval.n_boot, cfg.eval.level),
+    }
+    (paths.T2I_METRICS / "summary.json").parent.mkdir(parents=True, exist_ok=True)
+    (paths.T2I_METRICS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for metric in (keys.TRAIN_LOSS, keys.HALL_RATE):
+        first, last, c = (summary[metric][k] for k in ("first", "last", "change"))
+        print(
+            f"[t2i-report] {metric}: epoch 1 {first[0]:.4f} [{first[1]:.4f}, {first[2]:.4f}] "
+            f"-> last {last[0]:.4f} [{last[1]:.4f}, {last[2]:.4f}], change {c[0]:+.4f} "
+            f"[{c[1]:+.4f}, {c[2]:+.4f}]"
+        )
+    print(
+        f"[t2i-report] loss falls: {summary['loss_falls']}; rate stays above zero: "
+        f"{summary['rate_stays_above_zero']}"
+    )
     return summary

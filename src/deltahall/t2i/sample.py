@@ -4,13 +4,14 @@ The initial noise of image j of a prompt comes from derive_seed(...) of (run see
 and is drawn on the CPU, so every epoch sees the same starting noise: what changes between
 epochs is the model, not the draw. η = 0 makes DDIM deterministic given that noise.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from deltahall.seeding import derive_seed
-from deltahall.t2i.model import T2IModel
+from deltahall.t2i.components import T2IModel
 
 
 def sample_seeds(run_seed: int, prompt_name: str, k: int) -> list[int]:
@@ -18,14 +19,23 @@ def sample_seeds(run_seed: int, prompt_name: str, k: int) -> list[int]:
 
 
 def initial_noise(seeds: list[int], shape: tuple[int, ...]) -> torch.Tensor:
-    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(s))
-                        for s in seeds])
+    return torch.stack(
+        [torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in seeds]
+    )
 
 
 @torch.no_grad()
-def generate(model: T2IModel, unet, prompt_states: torch.Tensor, empty_states: torch.Tensor,
-             seeds: list[int], steps: int, guidance_scale: float = 1.0, eta: float = 0.0,
-             device: torch.device | str = "cpu") -> np.ndarray:
+def generate(
+    model: T2IModel,
+    unet,
+    prompt_states: torch.Tensor,
+    empty_states: torch.Tensor,
+    seeds: list[int],
+    steps: int,
+    guidance_scale: float = 1.0,
+    eta: float = 0.0,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
     """(k, 3, H, W) images in [0, 1] for one prompt's (1, L, C) text states.
 
     guidance_scale > 1 adds classifier-free guidance against the empty prompt's states

@@ -4,6 +4,7 @@
 the existence constructions (Thms 4.1-4.3, D.1), the Theorem 5.1 lower bound beside a Monte-Carlo
 estimate, and the exact Poisson-binomial quantities of the coin experiment (§6.1).
 """
+
 from deltahall.theory.coin import coin_head_probs, coin_reference_values, round_total
 from deltahall.theory.constructions import (
     theorem_4_1_construction,

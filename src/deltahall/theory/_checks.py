@@ -3,6 +3,7 @@
 Every check raises ValueError naming the argument and the problem, so that a bad config value
 surfaces as a readable error instead of a silent NaN further down.
 """
+
 from __future__ import annotations
 
 import math

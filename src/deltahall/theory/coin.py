@@ -4,6 +4,7 @@
 coins uniformly among the C(2N, N) subsets, flips them, and the target is the number of heads K.
 Given the subset, K is Poisson-binomial, so every reference value is an exact finite average.
 """
+
 from __future__ import annotations
 
 from itertools import combinations

@@ -4,6 +4,7 @@ Each returns concrete GaussianStates whose L2-optimal estimate Σ p_i μ_i = 0 (
 where every state's density is ≤ δ, i.e. the optimal estimator δ-hallucinates (Def. 3.2).
 Where the paper's formulas do not deliver that, the fix is documented at the spot.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,9 @@ def _positive_probs(probs: np.ndarray, n_states: int) -> np.ndarray:
     return p
 
 
-def theorem_4_1_construction(n_states: int, dim: int, delta: float, probs: np.ndarray,
-                             covariances: np.ndarray | None = None) -> GaussianStates:
+def theorem_4_1_construction(
+    n_states: int, dim: int, delta: float, probs: np.ndarray, covariances: np.ndarray | None = None
+) -> GaussianStates:
     """Appendix C.1: N Gaussian states whose L2-optimal estimate 0 δ-hallucinates.
 
     States 1..N−1: N(m_i 1, Σ_i) (Σ_i from `covariances`, shape (N−1, d, d), default I) with
@@ -66,8 +68,9 @@ def theorem_4_1_construction(n_states: int, dim: int, delta: float, probs: np.nd
     return GaussianStates(probs=p, means=means, covariances=covs_all)
 
 
-def theorem_4_2_construction(n_states: int, dim: int, delta: float, epsilon: float,
-                             probs: np.ndarray, scale_c: float = 2.0) -> GaussianStates:
+def theorem_4_2_construction(
+    n_states: int, dim: int, delta: float, epsilon: float, probs: np.ndarray, scale_c: float = 2.0
+) -> GaussianStates:
     """Appendix C.3: N (even) unit-covariance states; every estimate within ε of 0 hallucinates.
 
     Needs Σ p_i μ_i = 0 and ‖μ_i‖ ≥ R := √(−2 ln δ) + ε, since then for ‖a‖ ≤ ε
@@ -100,9 +103,15 @@ def theorem_4_2_construction(n_states: int, dim: int, delta: float, epsilon: flo
     return GaussianStates(probs=p, means=means, covariances=covs)
 
 
-def theorem_4_3_construction(n_states: int, dim: int, delta: float, lipschitz: float,
-                             hint_bound: float, probs: np.ndarray,
-                             scale_c: float = 2.0) -> GaussianStates:
+def theorem_4_3_construction(
+    n_states: int,
+    dim: int,
+    delta: float,
+    lipschitz: float,
+    hint_bound: float,
+    probs: np.ndarray,
+    scale_c: float = 2.0,
+) -> GaussianStates:
     """Appendix C.4: an L-Lipschitz estimator, optimal at X, δ-hallucinates at every X + δ_i.
 
     ‖A*(X + δ_i) − A*(X)‖ ≤ L ‖δ_i‖ ≤ L B_δ (C.8), so Theorem 4.2's construction with

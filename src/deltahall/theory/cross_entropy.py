@@ -11,6 +11,7 @@ concludes that every v ≤ −(N − 1)/(N ln δ²) works. With the exact isotro
 that is false in general (N = 2, δ = 0.01: f_i(p_X) ≈ 2.9 δ at the paper's v). Here v is chosen
 from the exact formula; the paper's value stays available for comparison.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,8 +70,9 @@ def theorem_d1_max_variance(n_classes: int, delta: float) -> float:
     return lo
 
 
-def theorem_d1_construction(n_classes: int, delta: float,
-                            variance: float | None = None) -> GaussianStates:
+def theorem_d1_construction(
+    n_classes: int, delta: float, variance: float | None = None
+) -> GaussianStates:
     """States N(e_i, v I_C), i = 1..C, with uniform probabilities (Appendix D).
 
     Default v: 0.99 × theorem_d1_max_variance (1% inside the exact boundary so that float
@@ -82,5 +84,8 @@ def theorem_d1_construction(n_classes: int, delta: float,
         v_max = theorem_d1_max_variance(n, d)
         variance = 0.99 * v_max if math.isfinite(v_max) else theorem_d1_paper_variance(n, d)
     v = check_positive(variance, "variance")
-    return GaussianStates(probs=np.full(n, 1.0 / n), means=np.eye(n),
-                          covariances=np.broadcast_to(v * np.eye(n), (n, n, n)).copy())
+    return GaussianStates(
+        probs=np.full(n, 1.0 / n),
+        means=np.eye(n),
+        covariances=np.broadcast_to(v * np.eye(n), (n, n, n)).copy(),
+    )

@@ -3,6 +3,7 @@
 A(X; Z_i) ~ N(μ_i, Σ_i) with P(Z = Z_i) = p_i (Definition 3.1). The L2-optimal estimate is the
 mixture mean Σ p_i μ_i (Lemma C.1); an estimate δ-hallucinates when every f_i(a) ≤ δ (Def. 3.2).
 """
+
 from __future__ import annotations
 
 import math
@@ -101,8 +102,9 @@ class GaussianStates:
 
     def peak_densities(self) -> np.ndarray:
         """max_a f_i(a) = f_i(μ_i) = (2π)^(-d/2) det(Σ_i)^(-1/2) for each state, shape (N,)."""
-        return np.array([np.exp(gaussian_log_pdf(m, m, c)) for m, c in
-                         zip(self.means, self.covariances)])
+        return np.array(
+            [np.exp(gaussian_log_pdf(m, m, c)) for m, c in zip(self.means, self.covariances)]
+        )
 
     def optimal_estimate(self) -> np.ndarray:
         """The L2-optimal estimate E[A(X)] = Σ p_i μ_i (Lemma C.1), shape (d,)."""

@@ -4,6 +4,7 @@ An estimate a δ-hallucinates iff f_{A(X; Z_i)}(a) ≤ δ for every latent state
 attributable to any plausible cause. The helpers below produce the (..., N) density arrays from
 scipy distributions, Gaussian mixtures (one per state) or pmf tables.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,8 +54,9 @@ def densities_from_scipy(dists: Sequence[object], estimates: np.ndarray) -> np.n
     return np.stack(cols, axis=-1)
 
 
-def _mixture_log_pdf(points: np.ndarray, weights: np.ndarray, means: np.ndarray,
-                     covs: np.ndarray, state: int) -> np.ndarray:
+def _mixture_log_pdf(
+    points: np.ndarray, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, state: int
+) -> np.ndarray:
     """log Σ_k w_k N(points; m_k, C_k) by log-sum-exp; covs (K, d) diagonal or (K, d, d) full."""
     w = as_finite_array(weights, f"weights[{state}]", ndim=1)
     if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
@@ -70,9 +72,12 @@ def _mixture_log_pdf(points: np.ndarray, weights: np.ndarray, means: np.ndarray,
     return logsumexp(np.stack(comps, axis=-1), axis=-1)
 
 
-def gaussian_mixture_log_densities(weights: Sequence[np.ndarray], means: Sequence[np.ndarray],
-                                   covariances: Sequence[np.ndarray],
-                                   estimates: np.ndarray) -> np.ndarray:
+def gaussian_mixture_log_densities(
+    weights: Sequence[np.ndarray],
+    means: Sequence[np.ndarray],
+    covariances: Sequence[np.ndarray],
+    estimates: np.ndarray,
+) -> np.ndarray:
     """log f_i(estimates) with f_i a Gaussian mixture per state: (M, d) -> (M, N).
 
     weights[i] (K_i,), means[i] (K_i, d), covariances[i] (K_i, d) diagonal or (K_i, d, d) full.
@@ -81,14 +86,19 @@ def gaussian_mixture_log_densities(weights: Sequence[np.ndarray], means: Sequenc
     pts = as_finite_array(estimates, "estimates", ndim=2)
     if not len(weights) == len(means) == len(covariances) or len(weights) == 0:
         raise ValueError("weights, means and covariances must list the same N >= 1 states")
-    cols = [_mixture_log_pdf(pts, w, m, c, i)
-            for i, (w, m, c) in enumerate(zip(weights, means, covariances))]
+    cols = [
+        _mixture_log_pdf(pts, w, m, c, i)
+        for i, (w, m, c) in enumerate(zip(weights, means, covariances))
+    ]
     return np.stack(cols, axis=-1)
 
 
-def densities_from_gaussian_mixtures(weights: Sequence[np.ndarray], means: Sequence[np.ndarray],
-                                     covariances: Sequence[np.ndarray],
-                                     estimates: np.ndarray) -> np.ndarray:
+def densities_from_gaussian_mixtures(
+    weights: Sequence[np.ndarray],
+    means: Sequence[np.ndarray],
+    covariances: Sequence[np.ndarray],
+    estimates: np.ndarray,
+) -> np.ndarray:
     """f_i(estimates) with one Gaussian mixture per latent state: (M, d) -> (M, N)."""
     return np.exp(gaussian_mixture_log_densities(weights, means, covariances, estimates))
 

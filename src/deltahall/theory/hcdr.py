@@ -5,6 +5,7 @@ log-densities of that state's real samples (§6.3: q = 10%), so that U_i keeps �
 An estimate outside every U_i is a hallucination (Remark 5.1). §6.3's text says a sample is
 outside if its log-likelihood "exceeds" the threshold; that is a slip: outside means below it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -9,6 +9,7 @@ the theorem uses d² = Σ p_j² σ_j^d. Under Assumption 5.1 (independent μ_i, 
 cross terms vanish and E‖A* − μ_0‖² = Σ p_j² σ_j^d exactly, so Chebyshev gives the theorem's
 (smaller) d directly; we follow the theorem statement.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,13 +54,15 @@ def best_alpha(d: float, r: float, sigma_i: float) -> tuple[float, float]:
         theta = (alpha * d + r) ** 2 / sigma_i
         return -(1.0 - alpha**-2) * (1.0 - theta) ** 2
 
-    res = minimize_scalar(neg_p, bounds=(1.0, alpha_max), method="bounded",
-                          options={"xatol": 1e-10 * alpha_max})
+    res = minimize_scalar(
+        neg_p, bounds=(1.0, alpha_max), method="bounded", options={"xatol": 1e-10 * alpha_max}
+    )
     return float(res.x), float(-res.fun)
 
 
-def theorem_5_1_lower_bound(p: np.ndarray, sigma_d: np.ndarray, kurtosis_ratio_K: np.ndarray,
-                            r: float) -> BoundResult:
+def theorem_5_1_lower_bound(
+    p: np.ndarray, sigma_d: np.ndarray, kurtosis_ratio_K: np.ndarray, r: float
+) -> BoundResult:
     """Theorem 5.1's bound from p_i, σ_i^d = E‖μ_i − μ_0‖², K_i = (E‖·‖²)²/E‖·‖⁴ and radius r.
 
     A state without an admissible α contributes P_i = 0 (applicable False), which makes the
@@ -81,5 +84,12 @@ def theorem_5_1_lower_bound(p: np.ndarray, sigma_d: np.ndarray, kurtosis_ratio_K
     pairs = [best_alpha(d, r, float(s)) for s in sigma]
     alphas = np.array([a for a, _ in pairs])
     P = np.array([pi for _, pi in pairs])
-    return BoundResult(alphas=alphas, P=P, K=kurt, applicable=~np.isnan(alphas), d=d, r=r,
-                       bound=float(np.prod(P * kurt)))
+    return BoundResult(
+        alphas=alphas,
+        P=P,
+        K=kurt,
+        applicable=~np.isnan(alphas),
+        d=d,
+        r=r,
+        bound=float(np.prod(P * kurt)),
+    )

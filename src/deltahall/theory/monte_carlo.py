@@ -4,6 +4,7 @@ States are N(μ_i, σ² I); then U_i^δ is the open ball of radius ρ(σ, d, δ)
 (gaussian_hcdr_radius), so whether A* = Σ p_i μ_i hallucinates is decided exactly, and ρ is the
 minimal covering radius r of Definition 5.3 that the bound uses.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,14 @@ def _radius(dim: int, sigma: float | None, delta: float | None, radius: float | 
 
 
 def monte_carlo_hallucination_probability(
-    p: np.ndarray, sample_mus: MuSampler, n_samples: int, rng: np.random.Generator, *,
-    sigma: float | None = None, delta: float | None = None, radius: float | None = None,
+    p: np.ndarray,
+    sample_mus: MuSampler,
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    sigma: float | None = None,
+    delta: float | None = None,
+    radius: float | None = None,
 ) -> MonteCarloResult:
     """Fraction of draws of (μ_1..μ_N) for which A* = Σ p_i μ_i lies in no U_i^δ.
 
@@ -115,9 +122,16 @@ def moments_from_samples(mu_samples: np.ndarray, mu0: np.ndarray | None = None) 
 
 
 def compare_bound_and_monte_carlo(
-    p: np.ndarray, sample_mus: MuSampler, n_samples: int, rng: np.random.Generator, *,
-    sigma: float | None = None, delta: float | None = None, radius: float | None = None,
-    n_moment_samples: int | None = None, mu0: np.ndarray | None = None,
+    p: np.ndarray,
+    sample_mus: MuSampler,
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    sigma: float | None = None,
+    delta: float | None = None,
+    radius: float | None = None,
+    n_moment_samples: int | None = None,
+    mu0: np.ndarray | None = None,
 ) -> dict[str, object]:
     """Theorem 5.1's bound (moments estimated from a separate draw) beside the MC estimate.
 
@@ -127,13 +141,23 @@ def compare_bound_and_monte_carlo(
     probs = check_distribution(p, "p")
     n_mom = check_count(n_moment_samples or n_samples, "n_moment_samples", minimum=2)
     moments = moments_from_samples(_draw(sample_mus, rng, n_mom, probs.size), mu0)
-    mc = monte_carlo_hallucination_probability(probs, sample_mus, n_samples, rng,
-                                               sigma=sigma, delta=delta, radius=radius)
+    mc = monte_carlo_hallucination_probability(
+        probs, sample_mus, n_samples, rng, sigma=sigma, delta=delta, radius=radius
+    )
     res = theorem_5_1_lower_bound(probs, moments.sigma_d, moments.kurtosis_ratio, mc.radius)
     return {
-        "bound": res.bound, "applicable": res.all_applicable, "d": res.d, "radius": mc.radius,
-        "alphas": res.alphas.tolist(), "P": res.P.tolist(), "K": res.K.tolist(),
-        "sigma_d": moments.sigma_d.tolist(), "mc_estimate": mc.estimate,
-        "mc_ci_low": mc.ci_low, "mc_ci_high": mc.ci_high, "n_samples": mc.n_samples,
-        "bound_holds": bool(mc.ci_high >= res.bound), "gap": mc.estimate - res.bound,
+        "bound": res.bound,
+        "applicable": res.all_applicable,
+        "d": res.d,
+        "radius": mc.radius,
+        "alphas": res.alphas.tolist(),
+        "P": res.P.tolist(),
+        "K": res.K.tolist(),
+        "sigma_d": moments.sigma_d.tolist(),
+        "mc_estimate": mc.estimate,
+        "mc_ci_low": mc.ci_low,
+        "mc_ci_high": mc.ci_high,
+        "n_samples": mc.n_samples,
+        "bound_holds": bool(mc.ci_high >= res.bound),
+        "gap": mc.estimate - res.bound,
     }

@@ -4,6 +4,7 @@ The coin experiment (§6.1) scores an estimate k̂ by P(K = k̂ | chosen coins),
 The pmf is computed by the exact O(n²) dynamic-programming convolution, not by an FFT or a
 normal approximation: the scores must be exact, and n is small (n ≤ 2N coins).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ real and generated images for the HCDR detector; its text tower is the frozen te
 the text-to-image stage. Weights are stored as safetensors with the config as JSON.
 `paper` profile: ViT-B-32 with OpenAI's pretrained weights (the reference code's choice).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ class ClipSpec:
     patch_size: int = 8
     image_size: int = 32
     context_length: int = 16
-    pretrained: str = ""          # "" = small model built here; e.g. "ViT-B-32/openai" (paper)
+    pretrained: str = ""  # "" = small model built here; e.g. "ViT-B-32/openai" (paper)
 
 
 def build_clip(spec: ClipSpec, with_pretrained_weights: bool = True):
@@ -43,16 +44,25 @@ def build_clip(spec: ClipSpec, with_pretrained_weights: bool = True):
     if spec.pretrained:  # paper profile, e.g. "ViT-B-32/openai"
         arch, tag = spec.pretrained.split("/", 1)
         return open_clip.create_model(arch, pretrained=tag if with_pretrained_weights else None)
-    vision = CLIPVisionCfg(layers=spec.vision_layers, width=spec.width,
-                           head_width=spec.width // spec.heads, patch_size=spec.patch_size,
-                           image_size=spec.image_size)
-    text = CLIPTextCfg(context_length=spec.context_length, width=spec.width, heads=spec.heads,
-                       layers=spec.text_layers)
+    vision = CLIPVisionCfg(
+        layers=spec.vision_layers,
+        width=spec.width,
+        head_width=spec.width // spec.heads,
+        patch_size=spec.patch_size,
+        image_size=spec.image_size,
+    )
+    text = CLIPTextCfg(
+        context_length=spec.context_length,
+        width=spec.width,
+        heads=spec.heads,
+        layers=spec.text_layers,
+    )
     return open_clip.CLIP(embed_dim=spec.embed_dim, vision_cfg=vision, text_cfg=text)
 
 
 def tokenize(texts: list[str], context_length: int) -> torch.Tensor:
     import open_clip  # open_clip's BPE vocabulary ships inside the package: no download
+
     return open_clip.tokenize(texts, context_length=context_length)
 
 
@@ -69,7 +79,7 @@ def embed_images(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray
     size = model.visual.image_size
     out = []
     for start in range(0, len(images), batch_size):
-        batch = torch.as_tensor(images[start:start + batch_size], dtype=torch.float32)
+        batch = torch.as_tensor(images[start : start + batch_size], dtype=torch.float32)
         if tuple(batch.shape[-2:]) != tuple(size):
             batch = F.interpolate(batch, size=tuple(size), mode="bilinear", align_corners=False)
         out.append(model.encode_image(normalise_images(batch)).double().numpy())

@@ -1,55 +1,89 @@
-"""Contrastive training of the small CLIP on labelled images and their class captions.
+"""Stage `clip_train`: the small open_clip CLIP trained contrastively on the default images.
 
-Captions are per class, so a batch holds many true image–caption matches; the targets of
-the symmetric cross-entropy spread uniformly over same-class pairs (supervised-contrastive
-form of CLIP's loss) instead of pretending only the diagonal matches.
+Writes outputs/clip/{model.safetensors, spec.json}, plots/clip/history.csv (train/loss per
+epoch), metrics/clip.json and one MLflow run ("clip"). The paper profile (clip.pretrained
+set) saves the pretrained model's weights unchanged (epochs are ignored: the paper does not
+fine-tune CLIP).
 """
+
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import json
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from deltahall.vision.clip import normalise_images
-
-
-def same_class_targets(labels: torch.Tensor) -> torch.Tensor:
-    match = (labels[:, None] == labels[None, :]).float()
-    return match / match.sum(dim=1, keepdim=True)
-
-
-def contrastive_loss(model, images: torch.Tensor, tokens: torch.Tensor,
-                     labels: torch.Tensor) -> torch.Tensor:
-    img = model.encode_image(normalise_images(images), normalize=True)
-    txt = model.encode_text(tokens, normalize=True)
-    logits = model.logit_scale.exp().clamp(max=100.0) * img @ txt.T
-    targets = same_class_targets(labels)
-    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+from deltahall import paths
+from deltahall.config import Params
+from deltahall.seeding import derive_seed, seed_everything
+from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.vision.clip import ClipSpec, build_clip, save_clip, tokenize
+from deltahall.vision.contrastive import EPOCH_TIME, TRAIN_LOSS, train_clip
+from deltahall.vision.images import captions_for, load_image_set
 
 
-def train_clip(model, images: np.ndarray, tokens: torch.Tensor, labels: np.ndarray, epochs: int,
-               batch_size: int, lr: float, seed: int,
-               on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> list[dict]:
-    """AdamW on the whole model; returns per-epoch {"train/loss", "time/epoch_s"}."""
-    generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    x = torch.as_tensor(images, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.int64)
-    history = []
-    for epoch in range(1, epochs + 1):
-        model.train()
-        start, total, seen = time.perf_counter(), 0.0, 0
-        for idx in torch.randperm(len(x), generator=generator).split(batch_size):
-            loss = contrastive_loss(model, x[idx], tokens[idx], y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, seen = total + loss.item() * len(idx), seen + len(idx)
-        metrics = {"train/loss": total / seen, "time/epoch_s": time.perf_counter() - start}
-        history.append(metrics)
-        if on_epoch is not None:
-            on_epoch(epoch, metrics)
-    return history
+def clip_spec(params: Params) -> ClipSpec:
+    c = params.clip
+    return ClipSpec(
+        embed_dim=c.embed_dim,
+        width=c.width,
+        heads=c.heads,
+        vision_layers=c.vision_layers,
+        text_layers=c.text_layers,
+        patch_size=c.patch_size,
+        image_size=params.images.image_size,
+        context_length=c.context_length,
+        pretrained=c.pretrained,
+    )
+
+
+def run_clip_train(params: Params) -> dict:
+    cfg = params.clip
+    torch.set_num_threads(cfg.torch_threads)
+    seed = derive_seed("clip", cfg.seed)
+    images = load_image_set(params.images.dataset, paths.DATA, params.images.image_size)
+    spec = clip_spec(params)
+    seed_everything(seed)
+    model = build_clip(spec)
+    run_params = {
+        "seed": seed,
+        "images": params.images.model_dump(),
+        "clip": cfg.model_dump(),
+        "n_images": len(images.labels),
+    }
+    with (
+        HistoryCsv(paths.CLIP_HISTORY, ["epoch", TRAIN_LOSS, EPOCH_TIME]) as rows,
+        start_run(
+            params,
+            "clip",
+            f"clip-{spec.pretrained or 'small'}",
+            run_params,
+            {"deltahall.stage": "clip_train"},
+        ) as run,
+    ):
+        history: list[dict] = []
+        if not spec.pretrained and cfg.epochs:
+            captions = captions_for(images.labels, images.class_names, seed)
+            tokens = tokenize(captions, spec.context_length)
+            log = EpochLogger("[clip-train]", cfg.epochs, [TRAIN_LOSS], run, rows)
+            history = train_clip(
+                model,
+                images.images,
+                tokens,
+                images.labels,
+                cfg.epochs,
+                cfg.batch_size,
+                cfg.lr,
+                seed,
+                log,
+            )
+        save_clip(model, spec, paths.CLIP_DIR)
+        summary = {
+            "final_train_loss": history[-1][TRAIN_LOSS] if history else None,
+            "epochs": len(history),
+            "n_images": len(images.labels),
+            "n_parameters": sum(p.numel() for p in model.parameters()),
+        }
+        paths.CLIP_METRICS.parent.mkdir(parents=True, exist_ok=True)
+        paths.CLIP_METRICS.write_text(json.dumps(summary, indent=2) + "\n")
+        run.log_params({"n_parameters": summary["n_parameters"]})
+    return summary

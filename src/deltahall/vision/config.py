@@ -1,4 +1,5 @@
-"""Typed params of the image side: images, the CLIP embedder, the HCDR detector (issue #3)."""
+"""Typed params of the image side: images, the CLIP embedder, the HCDR detector (§6.3, App. B)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -34,17 +35,17 @@ class ClipConfig(_Strict):
     torch_threads: int = Field(ge=1, le=256)
 
     @model_validator(mode="after")
-    def _heads_divide_width(self) -> "ClipConfig":
+    def _heads_divide_width(self) -> ClipConfig:
         if self.width % self.heads:
             raise ValueError(f"width ({self.width}) must be divisible by heads ({self.heads})")
         return self
 
 
 class DetectorConfig(_Strict):
-    pca_dim: int = Field(ge=1, le=4096)          # paper: 128; capped by the embedding
-    quantile: float = Field(gt=0.0, lt=1.0)      # 10 % quantile, paper §6.3
+    pca_dim: int = Field(ge=1, le=4096)  # paper: 128; capped by the embedding
+    quantile: float = Field(gt=0.0, lt=1.0)  # 10 % quantile, paper §6.3
     fit_fraction: float = Field(gt=0.0, lt=1.0)  # 80 % fit / 20 % held out
-    max_components: int = Field(ge=1, le=100)      # reference code: min(6, max(2, n // 200))
+    max_components: int = Field(ge=1, le=100)  # reference code: min(6, max(2, n // 200))
     min_components: int = Field(ge=1, le=100)
     points_per_component: int = Field(ge=1)
     reg_covar: float = Field(gt=0.0, le=1.0)
@@ -54,7 +55,7 @@ class DetectorConfig(_Strict):
     seed: int
 
     @model_validator(mode="after")
-    def _consistent(self) -> "DetectorConfig":
+    def _consistent(self) -> DetectorConfig:
         if self.min_components > self.max_components:
             raise ValueError("min_components must not exceed max_components")
         if any(not 0.0 <= w <= 1.0 for w in self.mix_weights):

@@ -5,6 +5,7 @@ Default profile: scikit-learn's handwritten digits (shipped in data/images, vers
 stand for the paper's cats and dogs; the other eight are classes the detector never saw.
 `paper` profile: AFHQ cats and dogs from a local image folder (data/afhq/<split>/<class>/*.jpg).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ CAPTION_TEMPLATES = ("a photo of the digit {}", "a handwritten {}", "the number 
 
 @dataclass(frozen=True)
 class ImageSet:
-    images: np.ndarray          # (n, 3, H, W) float32 in [0, 1]
-    labels: np.ndarray          # (n,) int64 indices into class_names
+    images: np.ndarray  # (n, 3, H, W) float32 in [0, 1]
+    labels: np.ndarray  # (n,) int64 indices into class_names
     class_names: tuple[str, ...]
 
     def of_class(self, name: str) -> np.ndarray:
@@ -53,21 +54,28 @@ def read_digits_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     images_path, labels_path = folder / "digits_images.npy", folder / "digits_labels.npy"
     raw, labels = _load_npy(images_path), _load_npy(labels_path)
     if raw.ndim != 3 or raw.shape[0] == 0 or not np.issubdtype(raw.dtype, np.number):
-        raise ValueError(f"{images_path}: expected a non-empty numeric (n, h, w) array, got "
-                         f"shape {raw.shape} dtype {raw.dtype}")
+        raise ValueError(
+            f"{images_path}: expected a non-empty numeric (n, h, w) array, got "
+            f"shape {raw.shape} dtype {raw.dtype}"
+        )
     bad = np.flatnonzero(~((raw >= 0) & (raw <= 16)).reshape(len(raw), -1).all(axis=1))
     if bad.size:
         raise ValueError(f"{images_path}: row {bad[0]}: grey levels must lie in 0..16")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{labels_path}: expected a 1-d integer array, got shape "
-                         f"{labels.shape} dtype {labels.dtype}")
+        raise ValueError(
+            f"{labels_path}: expected a 1-d integer array, got shape "
+            f"{labels.shape} dtype {labels.dtype}"
+        )
     if len(labels) != len(raw):
-        raise ValueError(f"{labels_path}: {len(labels)} labels for {len(raw)} images in "
-                         f"{images_path.name}")
+        raise ValueError(
+            f"{labels_path}: {len(labels)} labels for {len(raw)} images in {images_path.name}"
+        )
     bad = np.flatnonzero((labels < 0) | (labels >= len(DIGIT_NAMES)))
     if bad.size:
-        raise ValueError(f"{labels_path}: row {bad[0]}: label {labels[bad[0]]} is not a digit "
-                         f"0..{len(DIGIT_NAMES) - 1}")
+        raise ValueError(
+            f"{labels_path}: row {bad[0]}: label {labels[bad[0]]} is not a digit "
+            f"0..{len(DIGIT_NAMES) - 1}"
+        )
     return raw, labels
 
 
@@ -81,8 +89,11 @@ def afhq_files(root: Path, classes: tuple[str, ...], split: str = "train") -> li
     """The image files of each class folder; a class without images is an error."""
     out = []
     for name in classes:
-        files = sorted(p for p in (Path(root) / split / name).glob("*") if p.suffix.lower() in
-                       {".jpg", ".jpeg", ".png"})
+        files = sorted(
+            p
+            for p in (Path(root) / split / name).glob("*")
+            if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+        )
         if not files:
             raise FileNotFoundError(f"no images in {Path(root) / split / name}")
         out.append(files)
@@ -100,8 +111,9 @@ def _open_rgb(path: Path, image_size: int) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
-def load_afhq(root: Path, image_size: int, classes: tuple[str, ...] = ("cat", "dog"),
-              split: str = "train") -> ImageSet:
+def load_afhq(
+    root: Path, image_size: int, classes: tuple[str, ...] = ("cat", "dog"), split: str = "train"
+) -> ImageSet:
     """AFHQ (Choi et al. 2020) as downloaded: <root>/<split>/<class>/*.(jpg|png). Paper profile."""
     images, labels = [], []
     for c, files in enumerate(afhq_files(root, tuple(classes), split)):
@@ -129,8 +141,9 @@ def fitted_rows(images: ImageSet, classes: list[str]) -> tuple[np.ndarray, np.nd
     """Rows of the fitted classes and their labels re-indexed 0..C-1 in `classes` order."""
     unknown = [c for c in classes if c not in images.class_names]
     if unknown:
-        raise ValueError(f"images.classes: {unknown} not in the dataset's classes "
-                         f"{list(images.class_names)}")
+        raise ValueError(
+            f"images.classes: {unknown} not in the dataset's classes {list(images.class_names)}"
+        )
     index = [images.class_names.index(c) for c in classes]
     rows = np.flatnonzero(np.isin(images.labels, index))
     return rows, np.array([index.index(y) for y in images.labels[rows]], dtype=np.int64)

@@ -1,0 +1,113 @@
+"""Stage `qa_pretrain` (paper §6.2): the base model the LoRA runs start from.
+
+Default profile: fit a byte-level BPE tokenizer and pretrain a tiny Qwen2 on the shipped corpus
+(training questions and TruthfulQA's answers; held-out questions never), saved to
+outputs/qa/base. `paper` profile: check that the named model loads and record its name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from deltahall import paths
+from deltahall.config import Params
+from deltahall.qa import keys
+from deltahall.qa.config import QAConfig
+from deltahall.qa.inputs import BASE_DIR, BASE_SPEC, load_qa_data, setup_torch
+from deltahall.qa.model import (
+    build_tiny_qwen2,
+    build_tokenizer,
+    corpus_pairs,
+    load_pretrained,
+    save_model,
+)
+from deltahall.qa.train import pretrain_base
+from deltahall.seeding import derive_seed, seed_everything
+from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+
+
+def _write_base_spec(cfg: QAConfig, extra: dict) -> None:
+    BASE_DIR.mkdir(parents=True, exist_ok=True)
+    BASE_SPEC.write_text(json.dumps({"pretrained": cfg.model.pretrained, **extra}, indent=2) + "\n")
+
+
+def run_qa_pretrain(params: Params) -> dict:
+    """Tiny profile: fit the tokenizer, build and pretrain the tiny Qwen2, save it to
+    outputs/qa/base. Pretrained profile: check the model loads offline and record its name."""
+    cfg = params.qa
+    setup_torch(cfg)
+    data = load_qa_data(cfg)  # fail on missing data before touching outputs
+    if BASE_DIR.exists():
+        shutil.rmtree(BASE_DIR)  # no stale weights beside a new spec
+    if cfg.model.pretrained:
+        model, _ = load_pretrained(
+            cfg.model.pretrained, cfg.model.local_files_only, revision=cfg.model.revision or None
+        )
+        summary = {
+            "pretrained": cfg.model.pretrained,
+            "epochs": 0,
+            "n_parameters": sum(p.numel() for p in model.parameters()),
+        }
+        _write_base_spec(cfg, {"n_parameters": summary["n_parameters"]})
+        return _pretrain_summary(summary)
+    # Validation questions stay out of the corpus: val/* then measures answers never seen.
+    pairs = corpus_pairs(data.truthfulqa, data.train)
+    tokenizer = build_tokenizer(
+        [f"Question: {q}\nAnswer: {a}" for q, a in pairs], cfg.model.vocab_size
+    )
+    m = cfg.model
+    init_seed, train_seed = derive_seed("qa-base", m.seed), derive_seed("qa-pretrain", m.seed)
+    model = build_tiny_qwen2(
+        tokenizer,
+        m.hidden_size,
+        m.num_layers,
+        m.num_heads,
+        max_positions=m.max_positions,
+        seed=init_seed,
+    )
+    seed_everything(train_seed)
+    n_parameters = sum(p.numel() for p in model.parameters())
+    run_params = {
+        "init_seed": init_seed,
+        "train_seed": train_seed,
+        "n_pairs": len(pairs),
+        "n_parameters": n_parameters,
+        "vocab": len(tokenizer),
+        "model": m.model_dump(),
+        "pretrain": cfg.pretrain.model_dump(),
+    }
+    columns = ["epoch", keys.TRAIN_LOSS, keys.EPOCH_TIME]
+    with (
+        HistoryCsv(paths.QA_PRETRAIN_HISTORY, columns) as rows,
+        start_run(
+            params,
+            "qa_pretrain",
+            "qa-pretrain-tiny",
+            run_params,
+            {"deltahall.stage": "qa_pretrain"},
+        ) as run,
+    ):
+        log = EpochLogger("[qa-pretrain]", cfg.pretrain.epochs, [keys.TRAIN_LOSS], run, rows)
+        p = cfg.pretrain
+        history = pretrain_base(
+            model, tokenizer, pairs, p.epochs, p.lr, p.batch_size, train_seed, log
+        )
+        save_model(model, tokenizer, BASE_DIR)
+        _write_base_spec(cfg, {"n_parameters": n_parameters, "vocab": len(tokenizer)})
+        summary = {
+            "pretrained": "",
+            "epochs": len(history),
+            "n_pairs": len(pairs),
+            "n_parameters": n_parameters,
+            keys.TRAIN_LOSS: history[-1][keys.TRAIN_LOSS],
+        }
+        _pretrain_summary(summary)
+    return summary
+
+
+def _pretrain_summary(summary: dict) -> dict:
+    out = paths.QA_METRICS / "pretrain.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
