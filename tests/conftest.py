@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from deltahall.config import Params, parse_params, profile_params
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # tests/params_helpers.py
+
+# Property tests draw the same examples on every run: a red CI then means a real regression,
+# never an unlucky draw (hypothesis' own `derandomize`).
+settings.register_profile("deltahall", derandomize=True)
+settings.load_profile("deltahall")
 
 # Tests never touch the developer's mlflow.db: point any stray default at a throwaway store.
 os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:////tmp/deltahall-tests-default.db")

@@ -62,6 +62,11 @@ PARAMS_CASES = [
     ("zero-epochs", _set(("coin", "train", "epochs"), 0), "coin.train.epochs"),
     ("negative-lr", _set(("coin", "train", "lr"), -1.0), "coin.train.lr"),
     ("delta-above-1", _set(("coin", "eval", "delta"), 1.5), "coin.eval.delta"),
+    (
+        "delta-at-an-atom",
+        _set(("coin", "eval", "delta"), 0.25),
+        "coin.eval.delta: 0.25 lies within",
+    ),
     ("bad-rounding", _set(("coin", "eval", "rounding"), "floor"), "coin.eval.rounding"),
     ("heads-divide", _set(("coin", "model", "n_heads"), 3), "divisible"),
     ("zero-shrink", _set(("coin_hidden", "shrink"), 0), "coin_hidden.shrink"),

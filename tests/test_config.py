@@ -34,7 +34,7 @@ def test_committed_params_load_as_default_profile():
     [
         ({"coin": {"train": {"epochz": 3}}}, "coin.train.epochz", "unknown key"),
         ({"coin": {"train": {"epochs": "ten"}}}, "coin.train.epochs", "integer"),
-        ({"coin": {"eval": {"delta": 1.5}}}, "coin.eval.delta", "less than or equal to 1"),
+        ({"coin": {"eval": {"delta": 1.5}}}, "coin.eval.delta", "less than 1"),
         ({"coin": {"eval": {"rounding": "floor"}}}, "coin.eval.rounding", "'ceil' or 'round'"),
         ({"coin": {"model": {"d_model": 30, "n_heads": 4}}}, "coin.model", "divisible"),
         ({"coin": {"n_choose": [2, 2]}}, "coin", "repeat"),

@@ -10,9 +10,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, field_validator, model_validator
 
-from deltahall.coin.config import CoinConfig, CoinHiddenConfig
+from deltahall.coin.config import CoinConfig, CoinHiddenConfig, delta_near_an_atom
 from deltahall.qa.config import QAConfig
 from deltahall.strict import Strict as _Strict
 from deltahall.sweep.config import SweepConfig
@@ -63,6 +63,18 @@ class Params(_Strict):
     sweep: SweepConfig
     t2i: T2IConfig
 
+    @model_validator(mode="after")
+    def _delta_away_from_atoms(self) -> Params:
+        settings = [(f"coin.n_choose {n}", n, None) for n in self.coin.n_choose]
+        settings += [
+            ("coin_hidden", self.coin_hidden.n_choose, self.coin_hidden.shrink),
+            ("sweep.coin", self.sweep.coin.n_choose, None),
+        ]
+        problem = delta_near_an_atom(self.coin.eval.delta, settings)
+        if problem:
+            raise ValueError(problem)
+        return self
+
 
 def _format_errors(source: str, err: ValidationError) -> str:
     lines = [f"{source}: invalid parameters:"]
@@ -74,6 +86,9 @@ def _format_errors(source: str, err: ValidationError) -> str:
             msg, got = "unknown key", ""
         if e["type"] == "missing":
             msg = "missing key (params.yaml sets every value; there are no code defaults)"
+        if not e["loc"]:  # a check across sections: its message names the keys itself
+            lines.append(f"  {msg}")
+            continue
         lines.append(f"  {key}: {msg}{got}")
     return "\n".join(lines)
 

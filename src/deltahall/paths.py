@@ -35,6 +35,14 @@ def coin_train_metrics(variant: str, n_choose: int) -> Path:
     return COIN_METRICS / f"{variant}_n{n_choose}.json"
 
 
+def coin_sensitivity(variant: str, n_choose: int) -> Path:
+    """Per seed, the final model's δ-hallucination rate at every δ (and the exact references)."""
+    return COIN_PLOTS / "delta_sensitivity" / f"{variant}_n{n_choose}.csv"
+
+
+COIN_SENSITIVITY = COIN_PLOTS / "delta_sensitivity.csv"  # every N, with CIs across seeds
+
+
 # open-ended QA (paper §6.2)
 QA_OUTPUTS, QA_METRICS, QA_PLOTS = Path("outputs/qa"), Path("metrics/qa"), Path("plots/qa")
 QA_BASE = QA_OUTPUTS / "base"

@@ -64,6 +64,22 @@ def test_hidden_variant_and_report(workdir: Path, mlflow_uri: str):
         assert (workdir / "plots/coin/figures" / name).stat().st_size > 10_000
     summary = json.loads((workdir / "metrics/coin/summary.json").read_text())
     assert set(summary) == {"N=2", "N=3", "hidden N=2"}
+    curves = pd.read_csv(workdir / "plots/coin/delta_sensitivity.csv")
+    assert list(curves.columns) == [
+        "n_choose",
+        "estimator",
+        "rounding",
+        "delta",
+        "rate",
+        "rate_low",
+        "rate_high",
+    ]
+    assert set(curves.n_choose) == {2, 3} and set(curves.rounding) == {"ceil", "round"}
+    assert set(curves.estimator) == {"trained", "bayes_l2", "mode"}
+    assert ((curves.rate_low <= curves.rate) & (curves.rate <= curves.rate_high)).all()
+    exact = curves[curves.estimator != "trained"]
+    assert (exact.rate_low == exact.rate_high).all()
+    assert (workdir / "plots/coin/figures/delta_sensitivity.png").stat().st_size > 10_000
 
 
 def test_hidden_variant_rejects_a_conflicting_n(workdir: Path, capsys):

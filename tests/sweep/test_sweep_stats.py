@@ -73,14 +73,30 @@ def test_correlation_ci_is_seeded_and_brackets_the_estimate():
         stats.correlation_ci(loss, rate, "pearson")
 
 
-def test_verdict_rule():
-    assert stats.verdict(0.1, 0.6, 0.3) == stats.LOWERS
-    assert stats.verdict(-0.5, 0.2, 0.3) == stats.DOES_NOT
-    assert stats.verdict(-0.9, -0.4, 0.3) == stats.DOES_NOT
+def test_verdict_rule_is_symmetric():
+    assert stats.verdict(0.35, 0.6, 0.3) == stats.LOWERS
+    assert stats.verdict(0.1, 0.6, 0.3) == stats.INCONCLUSIVE  # above 0, not above +m
+    assert stats.verdict(-0.05, 0.29, 0.3) == stats.DOES_NOT  # inside (-m, +m)
+    assert stats.verdict(-0.5, 0.2, 0.3) == stats.INCONCLUSIVE  # straddles -m
+    assert stats.verdict(-0.9, -0.4, 0.3) == stats.DOES_NOT  # below -m: lower loss, more rate
     assert stats.verdict(-0.2, 0.5, 0.3) == stats.INCONCLUSIVE
-    assert stats.verdict(0.0, 0.5, 0.3) == stats.INCONCLUSIVE  # 0 is not above 0
     assert stats.verdict(-0.1, 0.3, 0.3) == stats.INCONCLUSIVE  # 0.3 is not below 0.3
+    assert stats.verdict(0.3, 0.9, 0.3) == stats.INCONCLUSIVE  # 0.3 is not above 0.3
+    # the same evidence either way: mirror images get mirror verdicts
+    assert stats.verdict(0.31, 0.9, 0.3) == stats.LOWERS
+    assert stats.verdict(-0.9, -0.31, 0.3) == stats.DOES_NOT
     assert stats.verdict(float("nan"), float("nan")) == stats.INCONCLUSIVE
+
+
+def test_cluster_bootstrap_resamples_whole_trials():
+    # trial 0's two seeds agree (+1, +1); trial 1's two agree (-1, -1): resampling trials
+    # gives means of only -1, 0, +1; resampling runs as if independent gives -0.5 and +0.5 too
+    values, trials = [1.0, 1.0, -1.0, -1.0], [0, 0, 1, 1]
+    est, low, high = stats.cluster_mean_ci(values, trials, n_boot=2000, level=0.5, seed=1)
+    assert est == 0.0 and {low, high} <= {-1.0, 0.0, 1.0}
+    per_run = stats.cluster_mean_ci(values, [0, 1, 2, 3], n_boot=2000, level=0.5, seed=1)
+    assert {per_run[1], per_run[2]} == {-0.5, 0.5}
+    assert all(math.isnan(v) for v in stats.cluster_mean_ci([1.0, 2.0], [0, 0]))
 
 
 def test_pareto_front_by_hand():

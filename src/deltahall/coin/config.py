@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from deltahall.strict import Strict
@@ -35,10 +36,11 @@ class CoinTrainConfig(Strict):
 
 
 class CoinEvalConfig(Strict):
-    # `ceil` is the reference code's rule; `round` is round-half-up.
+    # `ceil` is the reference code's rule; `round` is round-half-up. Both are reported.
     rounding: Literal["ceil", "round"]
-    # Definition 3.2: hallucinated iff P(K = k_hat | state) <= delta for every state.
-    delta: float = Field(gt=0.0, le=1.0)
+    delta: float = Field(gt=0.0, lt=1.0)  # see params.yaml (and delta_near_an_atom below)
+    n_boot: int = Field(ge=10, le=100_000)
+    ci_level: float = Field(gt=0.0, lt=1.0)
 
 
 class CoinConfig(Strict):
@@ -68,3 +70,34 @@ class CoinHiddenConfig(Strict):
     seeds: list[int] = Field(min_length=1)
     # Regime "low": p_i * shrink; regime "high": 1 - (1 - p_i) * shrink. Small shrink = far modes.
     shrink: float = Field(gt=0.0, le=1.0)
+
+
+# δ must stay this far from every pmf atom (the δ-rate would otherwise hinge on float rounding).
+ATOM_MARGIN = 1e-3
+# Beyond C(16, 8) subsets (N > 8) the atoms are too dense to avoid; the check is skipped there.
+MAX_SUBSETS = 20_000
+
+
+def delta_near_an_atom(delta: float, settings: list[tuple[str, int, float | None]]) -> str | None:
+    """Why `delta` is refused, or None. settings: (where, N, shrink) of every coin setting that
+    scores with coin.eval.delta; shrink None = the observed variant."""
+    from math import comb
+
+    from deltahall.coin.data import regime_table
+    from deltahall.theory import pmf_atoms
+
+    for where, n_choose, shrink in settings:
+        if comb(2 * n_choose, n_choose) > MAX_SUBSETS:
+            continue
+        variant = "observed" if shrink is None else "hidden"
+        table, _ = regime_table(n_choose, variant, 1.0 if shrink is None else shrink)
+        atoms = pmf_atoms(table, n_choose)
+        nearest = float(atoms[np.argmin(np.abs(atoms - delta))])
+        if abs(nearest - delta) < ATOM_MARGIN:
+            return (
+                f"coin.eval.delta: {delta} lies within {ATOM_MARGIN} of {nearest:.6g}, a value "
+                f"P(K = k | coins) takes at {where} (N={n_choose}): whether an estimate "
+                f"δ-hallucinates would hinge on float rounding there; choose a δ at least "
+                f"{ATOM_MARGIN} away from every atom"
+            )
+    return None

@@ -5,10 +5,30 @@ read them. A new per-epoch metric: compute it in train.py and name it here."""
 from __future__ import annotations
 
 TRAIN_LOSS, VAL_LOSS = "train/loss", "val/loss"
-COND_PROB, DELTA_RATE = "val/cond_prob", "val/delta_hall_rate"
+COND_PROB, DELTA_RATE = "val/cond_prob", "val/delta_hall_rate"  # under coin.eval.rounding
 EPOCH_TIME = "time/epoch_s"
+ROUNDINGS = ("ceil", "round")
+
+
+def by_rounding(key: str, rounding: str) -> str:
+    """The same score under a named rounding (val/cond_prob -> val/cond_prob_round)."""
+    return f"{key}_{rounding}"
+
+
+BY_ROUNDING = tuple(by_rounding(k, r) for r in ROUNDINGS for k in (COND_PROB, DELTA_RATE))
 # What every epoch of a coin training reports, in the history CSV's column order.
-EPOCH_KEYS = (TRAIN_LOSS, VAL_LOSS, COND_PROB, DELTA_RATE, EPOCH_TIME)
+EPOCH_KEYS = (TRAIN_LOSS, VAL_LOSS, COND_PROB, DELTA_RATE, *BY_ROUNDING, EPOCH_TIME)
+# The δ grid of the δ-sensitivity curves (plots/coin/delta_sensitivity.csv): δ ∈ (0, 1).
+DELTA_GRID = tuple(round(0.005 * i, 3) for i in range(1, 200))
+SENSITIVITY_COLUMNS = (
+    "n_choose",
+    "estimator",
+    "rounding",
+    "delta",
+    "rate",
+    "rate_low",
+    "rate_high",
+)
 SHOWN = (TRAIN_LOSS, VAL_LOSS, COND_PROB, DELTA_RATE)  # printed each epoch
 
 

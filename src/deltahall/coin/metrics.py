@@ -15,6 +15,7 @@ import numpy as np
 from deltahall.theory import delta_hallucinates, poisson_binomial_pmf_batch, round_total
 
 Rounding = Literal["ceil", "round"]
+ROUNDINGS: tuple[Rounding, ...] = ("ceil", "round")
 
 
 def state_pmfs(state_probs: np.ndarray) -> np.ndarray:
@@ -40,13 +41,29 @@ def score_totals(pmfs: np.ndarray, totals: np.ndarray, delta: float) -> dict[str
 def score_estimates(
     estimates: np.ndarray, heads: np.ndarray, pmfs: np.ndarray, rounding: Rounding, delta: float
 ) -> dict[str, float]:
-    """The per-epoch validation metrics of a model's real-valued estimates."""
-    scored = score_totals(pmfs, round_total(estimates, rounding), delta)
-    return {
-        "loss": float(np.mean((np.asarray(estimates, dtype=np.float64) - heads) ** 2)),
-        "cond_prob": float(scored["cond_prob"].mean()),
-        "delta_hall_rate": float(scored["hallucinated"].mean()),
-    }
+    """The per-epoch validation metrics of a model's real-valued estimates: under the
+    configured `rounding`, and under each rounding by name (cond_prob_ceil, ...)."""
+    out = {"loss": float(np.mean((np.asarray(estimates, dtype=np.float64) - heads) ** 2))}
+    for rule in ROUNDINGS:
+        scored = score_totals(pmfs, round_total(estimates, rule), delta)
+        for name, values in (
+            ("cond_prob", scored["cond_prob"]),
+            ("delta_hall_rate", scored["hallucinated"]),
+        ):
+            out[f"{name}_{rule}"] = float(values.mean())
+            if rule == rounding:
+                out[name] = out[f"{name}_{rule}"]
+    return out
+
+
+def delta_curve(
+    probs: np.ndarray, deltas: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """δ-hallucination rate at each δ (Definition 3.2): the (weighted) share of examples whose
+    P(K = k̂ | state) is ≤ δ for every state. probs: (M, S); returns (len(deltas),)."""
+    best = np.asarray(probs, dtype=np.float64).max(axis=1)
+    w = np.full(len(best), 1.0 / len(best)) if weights is None else weights / weights.sum()
+    return np.array([float(w[best <= d].sum()) for d in np.asarray(deltas, dtype=np.float64)])
 
 
 def reference_estimators(pmfs: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -80,7 +97,25 @@ def population_reference(
     refs = reference_estimators(pmfs, weights)
     lines = {"optimal_loss": float(refs["optimal_var"].mean())}
     for name in ("optimal", "mode"):
-        scored = score_totals(pmfs, round_total(refs[name], rounding), delta)
-        lines[f"{name}_cond_prob"] = float(scored["cond_prob"].mean())
-        lines[f"{name}_delta_hall_rate"] = float(scored["hallucinated"].mean())
+        for rule in ROUNDINGS:
+            scored = score_totals(pmfs, round_total(refs[name], rule), delta)
+            suffixes = ("", f"_{rule}") if rule == rounding else (f"_{rule}",)
+            for suffix in suffixes:
+                lines[f"{name}_cond_prob{suffix}"] = float(scored["cond_prob"].mean())
+                lines[f"{name}_delta_hall_rate{suffix}"] = float(scored["hallucinated"].mean())
     return lines
+
+
+def reference_curves(
+    table: np.ndarray, weights: np.ndarray, n_choose: int, deltas: np.ndarray
+) -> dict[tuple[str, str], np.ndarray]:
+    """Exact δ-sensitivity of the Bayes-optimal L2 estimator and the mode over all C(2N, N)
+    equally likely subsets: {(estimator, rounding): rate at each δ}."""
+    subsets = np.array(list(combinations(range(table.shape[1]), n_choose)), dtype=np.int64)
+    pmfs = state_pmfs(np.transpose(table[:, subsets], (1, 0, 2)))
+    refs = reference_estimators(pmfs, weights)
+    return {
+        (label, rule): delta_curve(pmf_at(pmfs, round_total(refs[name], rule)), deltas)
+        for name, label in (("optimal", "bayes_l2"), ("mode", "mode"))
+        for rule in ROUNDINGS
+    }

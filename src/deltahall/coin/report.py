@@ -18,7 +18,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from deltahall import paths  # noqa: E402
-from deltahall.coin.keys import COND_PROB, DELTA_RATE, TRAIN_LOSS, ref_key  # noqa: E402
+from deltahall.coin.keys import (  # noqa: E402
+    BY_ROUNDING,
+    COND_PROB,
+    DELTA_RATE,
+    SENSITIVITY_COLUMNS,
+    TRAIN_LOSS,
+    ref_key,
+)
+from deltahall.coin.sensitivity import summarise_curves  # noqa: E402
 from deltahall.config import Params  # noqa: E402
 
 PANELS = [  # (metric, reference lines, y label)
@@ -73,6 +81,56 @@ def trend(history: pd.DataFrame, metric: str) -> float:
     return float(stats["mean"].iloc[-1] - stats["mean"].iloc[0])
 
 
+STYLES = {
+    ("trained", "ceil"): ("C0", "-"),
+    ("trained", "round"): ("C0", ":"),
+    ("bayes_l2", "ceil"): ("C1", "-"),
+    ("bayes_l2", "round"): ("C1", ":"),
+    ("mode", "ceil"): ("C2", "--"),
+}  # the mode is an integer: both roundings agree
+
+
+def sensitivity(params: Params) -> pd.DataFrame:
+    """plots/coin/delta_sensitivity.csv: every N's curves, the trained ones with CIs over seeds."""
+    ev = params.coin.eval
+    rows = []
+    for n in params.coin.n_choose:
+        per_seed = pd.read_csv(paths.coin_sensitivity("observed", n), keep_default_na=False)
+        rows += summarise_curves(per_seed.to_dict("records"), n, ev.n_boot, ev.ci_level)
+    table = pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
+    paths.COIN_SENSITIVITY.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(paths.COIN_SENSITIVITY, index=False)
+    return table
+
+
+def sensitivity_figure(table: pd.DataFrame, delta: float, level: float, path: Path) -> None:
+    ns = sorted(table["n_choose"].unique())
+    fig, axes = plt.subplots(1, len(ns), squeeze=False, figsize=(4.5 * len(ns), 3.4))
+    for ax, n in zip(axes[0], ns):
+        for (est, rule), (color, ls) in STYLES.items():
+            part = table[
+                (table.n_choose == n) & (table.estimator == est) & (table.rounding == rule)
+            ]
+            label = f"{est} ({rule})" if est != "mode" else "mode"
+            ax.plot(part["delta"], part["rate"], color=color, ls=ls, label=label)
+            if est == "trained":
+                ax.fill_between(
+                    part["delta"],
+                    part["rate_low"],
+                    part["rate_high"],
+                    color=color,
+                    alpha=0.2,
+                    label=f"{level:.0%} bootstrap CI over seeds" if rule == "ceil" else None,
+                )
+        ax.axvline(delta, color="grey", lw=0.8)
+        ax.set(title=f"N={n}: δ-hallucination rate vs δ", xlabel="δ", ylabel="rate")
+        ax.legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def run_coin_report(params: Params) -> dict:
     observed = {
         f"N={n}": pd.read_csv(paths.coin_history("observed", n)) for n in params.coin.n_choose
@@ -80,19 +138,35 @@ def run_coin_report(params: Params) -> dict:
     hidden_n = params.coin_hidden.n_choose
     hidden = {f"hidden N={hidden_n}": pd.read_csv(paths.coin_history("hidden", hidden_n))}
     figure(observed, paths.COIN_PLOTS / "figures" / "figure3.png", PANELS[:2])
-    figure(hidden, paths.COIN_PLOTS / "figures" / "hidden.png", [PANELS[0], PANELS[2]])
+    # The hidden variant demonstrates Theorem 4.1 by construction: two far-apart latent
+    # regimes the input does not reveal, so the L2 optimum falls between the modes.
+    labelled = {f"{k} (Thm 4.1 by construction)": h for k, h in hidden.items()}
+    figure(labelled, paths.COIN_PLOTS / "figures" / "hidden.png", [PANELS[0], PANELS[2]])
+    table = sensitivity(params)
+    sensitivity_figure(
+        table,
+        params.coin.eval.delta,
+        params.coin.eval.ci_level,
+        paths.COIN_PLOTS / "figures" / "delta_sensitivity.png",
+    )
     summary = {
         label: {
             f"{TRAIN_LOSS}_change": trend(h, TRAIN_LOSS),
             f"{COND_PROB}_change": trend(h, COND_PROB),
             f"{DELTA_RATE}_change": trend(h, DELTA_RATE),
-            f"{DELTA_RATE}_final": float(band(h, DELTA_RATE)["mean"].iloc[-1]),
+            **{
+                f"{k}_final": float(band(h, k)["mean"].iloc[-1]) for k in (DELTA_RATE, *BY_ROUNDING)
+            },
         }
         for label, h in {**observed, **hidden}.items()
     }
+
     out = paths.COIN_METRICS / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     for label, row in summary.items():
-        print(f"[coin-report] {label}: " + ", ".join(f"{k} {v:+.4f}" for k, v in row.items()))
+        print(
+            f"[coin-report] {label}: "
+            + ", ".join(f"{k} {v:+.4f}" for k, v in row.items() if isinstance(v, float))
+        )
     return summary

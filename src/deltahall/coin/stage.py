@@ -24,12 +24,14 @@ from deltahall.coin.data import (
 from deltahall.coin.keys import EPOCH_KEYS, EPOCH_TIME, SHOWN, ref_key
 from deltahall.coin.metrics import population_reference
 from deltahall.coin.model import count_parameters
-from deltahall.coin.train import train_coin_model
+from deltahall.coin.sensitivity import reference_rows, trained_rows
+from deltahall.coin.train import predict, train_coin_model
 from deltahall.config import ConfigError, Params
 from deltahall.seeding import derive_seed
 from deltahall.tracking import EpochLogger, HistoryCsv, start_run
 
 EXPERIMENTS = {"observed": "coin", "hidden": "coin_hidden"}
+SENSITIVITY_ROW = ["seed", "estimator", "rounding", "delta", "rate"]
 
 
 def resolve_grid(
@@ -100,13 +102,17 @@ def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> di
     reference = population_reference(table, weights, n_choose, cfg.eval.rounding, cfg.eval.delta)
     ref_metrics = {ref_key(k): v for k, v in reference.items()}
     columns = ["seed", "epoch", *EPOCH_KEYS, *ref_metrics]
+    curves = reference_rows(table, weights, n_choose)
+    finals = {}
     with HistoryCsv(paths.coin_history(variant, n_choose), columns) as history:
-        finals = {
-            seed: _train_seed(
+        for seed in seeds:
+            finals[seed], estimates = _train_seed(
                 params, variant, n_choose, seed, shrink, datasets[seed], ref_metrics, history
             )
-            for seed in seeds
-        }
+            curves += trained_rows(estimates, datasets[seed][1], seed)
+    with HistoryCsv(paths.coin_sensitivity(variant, n_choose), SENSITIVITY_ROW) as out:
+        for row in curves:
+            out.write(row)
     summary = _summarise(finals, reference)
     out = paths.coin_train_metrics(variant, n_choose)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +129,8 @@ def _train_seed(
     data: tuple[CoinData, CoinData],
     ref_metrics: dict[str, float],
     history: HistoryCsv,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], np.ndarray]:
+    """Train one seed; returns its final epoch's metrics and its final validation estimates."""
     cfg = params.coin
     train, val = data
     run_params = {
@@ -164,4 +171,4 @@ def _train_seed(
         torch.save(result.model.state_dict(), model_file)
         run.log_params({"n_parameters": count_parameters(result.model)})
         run.set_tags({"model_file": str(model_file)})
-    return result.history[-1]
+    return result.history[-1], predict(result.model, val.coin_ids)

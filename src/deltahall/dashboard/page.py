@@ -93,8 +93,9 @@ def verdict_panel(views: list[ExperimentView]) -> str:
         "<th>Kendall across trials (CI)</th><th>verdict</th>"
         "<th>Spearman within runs (CI)</th><th>verdict within runs</th></tr></thead>"
         f"<tbody>{body}</tbody></table><p class='meta'>Correlation of final loss with final "
-        "rate over trials; positive = lower loss goes with lower rate. Verdict: CI above 0 "
-        "→ lowers; CI below sweep.min_effect → does not; else inconclusive.</p></section>"
+        "rate over trials; positive = lower loss goes with lower rate. Verdict (symmetric, "
+        "m = sweep.min_effect): 95 % bootstrap CI above +m → lowers; inside (−m, +m) or below "
+        "−m → does not; else inconclusive.</p></section>"
     )
 
 

@@ -39,16 +39,29 @@ def across_trials(loss, rate, n_boot: int, level: float, seed: int) -> dict:
 
 
 def within_runs(
-    curves: list[tuple[np.ndarray, np.ndarray]], n_boot: int, level: float, seed: int
+    curves: list[tuple[np.ndarray, np.ndarray]],
+    n_boot: int,
+    level: float,
+    seed: int,
+    clusters: list | None = None,
 ) -> dict:
     """Mean over runs of the association of epoch loss and epoch rate (a run whose rate never
-    moves while its loss does counts as 0; n_rate_constant says how many did so)."""
-    long = [(loss, rate) for loss, rate in curves if len(loss) >= MIN_EPOCHS]
-    out: dict = {"n_runs": len(long), "n_rate_constant": sum(int(np.ptp(r) == 0) for _, r in long)}
+    moves while its loss does counts as 0; n_rate_constant says how many did so). The CI
+    resamples `clusters` (the trial of each run: its seeds share its knobs) whole; by default
+    every run is its own cluster."""
+    clusters = list(range(len(curves))) if clusters is None else list(clusters)
+    long = [(c, loss, rate) for c, (loss, rate) in zip(clusters, curves) if len(loss) >= MIN_EPOCHS]
+    out: dict = {
+        "n_runs": len(long),
+        "n_rate_constant": sum(int(np.ptp(r) == 0) for *_, r in long),
+        "n_clusters": len({c for c, *_ in long}),
+    }
     for i, name in enumerate(stats.CORRELATIONS):
-        values = np.array([stats.association(loss, rate, name) for loss, rate in long])
+        values = np.array([stats.association(loss, rate, name) for _, loss, rate in long])
         out[f"n_defined_{name}"] = int(np.isfinite(values).sum())
-        out[name] = _ci(stats.mean_ci(values, n_boot, level, seed + i))
+        out[name] = _ci(
+            stats.cluster_mean_ci(values, [c for c, *_ in long], n_boot, level, seed + i)
+        )
     return out
 
 
@@ -60,10 +73,11 @@ def analyse(
     level: float = 0.95,
     seed: int = 0,
     min_effect: float = 0.3,
+    clusters: list | None = None,
 ) -> dict:
     """The whole analysis of one experiment (pure: arrays in, a JSON-ready dict out)."""
     across = across_trials(loss, rate, n_boot, level, seed)
-    within = within_runs(curves, n_boot, level, seed + 10)
+    within = within_runs(curves, n_boot, level, seed + 10, clusters)
     sp, wsp = across["spearman"], within["spearman"]
     rate = np.asarray(rate, dtype=float)
     return {
@@ -73,13 +87,14 @@ def analyse(
         "rate_range": [float(rate.min()), float(rate.max())] if rate.size else [],
         "verdict": stats.verdict(sp["low"], sp["high"], min_effect),
         "verdict_within_runs": stats.verdict(wsp["low"], wsp["high"], min_effect),
-        "rule": f"Spearman {level:.0%} CI above 0: lowers; below {min_effect}: does not; "
-        f"else inconclusive",
+        "rule": f"Spearman {level:.0%} CI above +{min_effect}: lowers; inside "
+        f"(-{min_effect}, +{min_effect}) or below -{min_effect}: does not; else inconclusive",
     }
 
 
-def load_experiment(experiment: str) -> tuple[np.ndarray, np.ndarray, list]:
-    """(final losses, final rates) of the COMPLETE trials and the per-run epoch curves."""
+def load_experiment(experiment: str) -> tuple[np.ndarray, np.ndarray, list, list]:
+    """(final losses, final rates) of the COMPLETE trials, the per-run epoch curves and the
+    trial of each run."""
     for path in (trials_path(experiment), history_path(experiment)):
         if not path.exists():
             raise FileNotFoundError(
@@ -89,11 +104,10 @@ def load_experiment(experiment: str) -> tuple[np.ndarray, np.ndarray, list]:
     done = trials[trials["state"] == "COMPLETE"]
     history = pd.read_csv(history_path(experiment))
     history = history[history["trial"].isin(done["number"])].sort_values("epoch")
-    curves = [
-        (g["loss"].to_numpy(float), g["rate"].to_numpy(float))
-        for _, g in history.groupby(["trial", "seed"])
-    ]
-    return done["loss"].to_numpy(float), done["rate"].to_numpy(float), curves
+    runs = list(history.groupby(["trial", "seed"]))
+    curves = [(g["loss"].to_numpy(float), g["rate"].to_numpy(float)) for _, g in runs]
+    trials_of_runs = [int(trial) for (trial, _), _ in runs]
+    return done["loss"].to_numpy(float), done["rate"].to_numpy(float), curves, trials_of_runs
 
 
 def _fmt(ci: dict) -> str:
@@ -110,7 +124,7 @@ def run_sweep_analysis(params: Params) -> dict:
         )
     results = {}
     for experiment in present:
-        loss, rate, curves = load_experiment(experiment)
+        loss, rate, curves, trials_of_runs = load_experiment(experiment)
         results[experiment] = analyse(
             loss,
             rate,
@@ -119,6 +133,7 @@ def run_sweep_analysis(params: Params) -> dict:
             cfg.ci_level,
             derive_seed("sweep-analysis", experiment, cfg.seed),
             cfg.min_effect,
+            trials_of_runs,
         )
         r = results[experiment]
         print(

@@ -138,9 +138,7 @@ class SweepConfig(Strict):
     # Analysis: bootstrap over trials (and over runs for the within-run correlations).
     n_boot: int = Field(ge=10, le=100_000)
     ci_level: float = Field(gt=0.0, lt=1.0)
-    # Verdict: "lowers" iff the CI of Spearman(loss, rate) lies above 0; "does not" iff it lies
-    # below min_effect (no positive association as strong as this); else "inconclusive".
-    min_effect: float = Field(gt=0.0, le=1.0)
+    min_effect: float = Field(gt=0.0, lt=1.0)  # the verdict rule: sweep/stats.py verdict()
     coin: CoinSweepConfig
     qa: QASweepConfig
     t2i: T2ISweepConfig

@@ -19,7 +19,7 @@ from deltahall.seeding import derive_seed, seed_everything
 from deltahall.sweep.space import override, probes
 from deltahall.sweep.trial import EpochCallback, SeedRun
 
-LOSS = keys.VAL_LOSS
+LOSS = keys.TRAIN_LOSS  # the paper's claim is about the training loss (val/loss rises)
 RATE = keys.DELTA_RATE
 SCORE = "max difflib resemblance of each held-out answer to its valid answers"
 

@@ -120,19 +120,44 @@ def mean_ci(
 
 
 def verdict(low: float, high: float, min_effect: float = 0.3) -> str:
-    """The rule deciding the design card's claim from the CI of corr(loss, rate).
+    """The rule deciding the design card's claim from the CI of corr(loss, rate), symmetric:
+    each answer needs its own evidence of the same strength.
 
-    A positive correlation means runs with lower loss have lower rates. "lowers" iff the
-    whole CI lies above 0; "does not" iff the whole CI lies below `min_effect` (a positive
-    association that strong is ruled out; this includes CIs below 0); else "inconclusive".
+    A positive correlation means runs with lower loss have lower rates. "lowers" iff the whole
+    CI lies above +min_effect; "does not" iff it lies inside (-min_effect, +min_effect) (no
+    effect that large either way) or wholly below -min_effect (lower loss raises the rate);
+    anything else, e.g. a wide CI straddling ±min_effect, is "inconclusive".
     """
     if not (np.isfinite(low) and np.isfinite(high)) or low > high:
         return INCONCLUSIVE
-    if low > 0.0:
+    if low > min_effect:
         return LOWERS
-    if high < min_effect:
+    if -min_effect < low and high < min_effect or high < -min_effect:
         return DOES_NOT
     return INCONCLUSIVE
+
+
+def cluster_mean_ci(
+    values, clusters, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Bootstrap CI of the mean of the finite `values`, resampling whole clusters (e.g. the
+    seeds of one trial share its knobs, so they are not independent). NaN when fewer than 2
+    clusters have a finite value."""
+    values = np.asarray(values, dtype=np.float64)
+    clusters = np.asarray(clusters)
+    keep = np.isfinite(values)
+    values, clusters = values[keep], clusters[keep]
+    labels = np.unique(clusters)
+    if labels.size < 2:
+        return float("nan"), float("nan"), float("nan")
+    sums = np.array([values[clusters == c].sum() for c in labels])
+    counts = np.array([(clusters == c).sum() for c in labels], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, labels.size, size=(n_boot, labels.size))
+    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(values.mean()), float(low), float(high)
 
 
 def pareto_front(points) -> np.ndarray:

@@ -5,7 +5,7 @@ the existence constructions (Thms 4.1-4.3, D.1), the Theorem 5.1 lower bound bes
 estimate, and the exact Poisson-binomial quantities of the coin experiment (§6.1).
 """
 
-from deltahall.theory.coin import coin_head_probs, coin_reference_values, round_total
+from deltahall.theory.coin import coin_head_probs, coin_reference_values, pmf_atoms, round_total
 from deltahall.theory.constructions import (
     theorem_4_1_construction,
     theorem_4_2_construction,
@@ -45,6 +45,7 @@ __all__ = [
     "best_alpha",
     "coin_head_probs",
     "coin_reference_values",
+    "pmf_atoms",
     "compare_bound_and_monte_carlo",
     "delta_hallucinates",
     "densities_from_gaussian_mixtures",

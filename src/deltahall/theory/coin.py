@@ -61,3 +61,17 @@ def coin_reference_values(n_choose: int, rounding: Rounding) -> dict[str, float]
         "optimal_cond_prob": float(cond.mean()),
         "mode_cond_prob": float(pmfs.max(axis=1).mean()),
     }
+
+
+def pmf_atoms(table: np.ndarray, n_choose: int) -> np.ndarray:
+    """Every distinct value P(K = k | subset, state) can take: the atoms of the pmfs.
+
+    table: (S, 2N) head probability of each coin under each latent state. A δ equal to an atom
+    makes "P ≤ δ" (Definition 3.2) hinge on float rounding at that atom, so the coin δ is
+    chosen away from all of them. Sorted, deduplicated to 12 decimals.
+    """
+    n_coins = table.shape[1]
+    subsets = np.array(list(combinations(range(n_coins), n_choose)), dtype=np.int64)
+    chosen = np.asarray(table, dtype=np.float64)[:, subsets]  # (S, C, N)
+    pmfs = poisson_binomial_pmf_batch(chosen.reshape(-1, n_choose))
+    return np.unique(np.round(pmfs.ravel(), 12))
