@@ -28,6 +28,7 @@ EPILOG = """examples:
   deltahall sweep --experiment coin         Optuna study (loss, rate) over sweep.coin.space
   deltahall sweep --experiment coin --workers 2   the same split over 2 processes (journal:)
   deltahall sweep-analysis                  does lower loss lower the rate? CIs and verdicts
+  deltahall theory-report                   Theorem 5.1's bound vs Monte Carlo on a grid (§5)
   deltahall dashboard                       dashboards/index.html from MLflow and Optuna
   deltahall profile smoke --write           switch params.yaml to the seconds-long smoke profile
   deltahall validate                        check params.yaml and every raw input in data/
@@ -173,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
             "(stage sweep_analysis)",
         )
     )
+    _add_params(
+        sub.add_parser(
+            "theory-report",
+            help="Theorem 5.1's bound beside a Monte-Carlo estimate on the theory: grid "
+            "(stage theory_report)",
+        )
+    )
     dash = sub.add_parser(
         "dashboard",
         help="build the offline HTML dashboard comparing runs from MLflow and the Optuna studies",
@@ -249,6 +257,7 @@ STAGE_CALLS = {
         "params",
     ),
     "sweep-analysis": ("deltahall.sweep.analysis", "run_sweep_analysis"),
+    "theory-report": ("deltahall.theory_report.stage", "run_theory_report"),
     "dashboard": ("deltahall.dashboard.build", "run_dashboard", "out"),
 }
 STAGE_MODULES = {command: call[0] for command, call in STAGE_CALLS.items()}

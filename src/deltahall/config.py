@@ -17,6 +17,7 @@ from deltahall.qa.config import QAConfig
 from deltahall.strict import Strict as _Strict
 from deltahall.sweep.config import SweepConfig
 from deltahall.t2i.config import T2IConfig
+from deltahall.theory_report.config import TheoryReportConfig
 from deltahall.vision.config import ClipConfig, DetectorConfig, ImagesConfig
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -62,6 +63,7 @@ class Params(_Strict):
     qa: QAConfig
     sweep: SweepConfig
     t2i: T2IConfig
+    theory: TheoryReportConfig
 
     @model_validator(mode="after")
     def _delta_away_from_atoms(self) -> Params:

@@ -64,6 +64,10 @@ DETECTOR_PLOTS = Path("plots/detector")
 T2I_OUTPUTS, T2I_METRICS, T2I_PLOTS = Path("outputs/t2i"), Path("metrics/t2i"), Path("plots/t2i")
 T2I_HISTORY = T2I_PLOTS / "history.csv"
 
+# Theorem 5.1's bound against Monte Carlo (paper §5)
+THEORY_METRICS = Path("metrics/theory/bound_vs_mc.json")
+THEORY_FIGURE = Path("plots/theory/bound_vs_mc.png")
+
 # sweeps
 SWEEP_OUTPUTS, SWEEP_METRICS, SWEEP_PLOTS = (
     Path("outputs/sweep"),
