@@ -161,3 +161,37 @@ def test_git_dirty_tags_source_changes_not_the_pipelines_own_results(tmp_path):
     assert git_state(tmp_path)["git_dirty"] == "false"
     (tmp_path / "src/a.py").write_text("2\n")
     assert git_state(tmp_path)["git_dirty"] == "true"
+
+
+def test_the_epoch_logger_writes_the_file_then_mlflow_then_one_line(tmp_path, capsys):
+    from deltahall.tracking import EpochLogger, HistoryCsv
+
+    order = []
+
+    class FakeRun:
+        def log_metrics(self, metrics, step=None):
+            order.append(("mlflow", dict(metrics), step))
+
+    class Rows:
+        def write(self, row):
+            order.append(("file", dict(row)))
+
+    log = EpochLogger(
+        "[t]", 3, ["train/loss"], FakeRun(), Rows(), {"seed": 1}, {"ref/x": 0.5}, prefix="seed1/"
+    )
+    log(2, {"train/loss": 0.25, "time/epoch_s": 1.0}, note=" [ci]")
+    assert order[0] == (
+        "file",
+        {"seed": 1, "epoch": 2, "train/loss": 0.25, "time/epoch_s": 1.0, "ref/x": 0.5},
+    )
+    assert order[1] == (
+        "mlflow",
+        {"seed1/train/loss": 0.25, "seed1/time/epoch_s": 1.0, "seed1/ref/x": 0.5},
+        2,
+    )
+    assert capsys.readouterr().out == "[t] epoch 2/3 train/loss 0.2500 [ci] (1.0s)\n"
+    log(3, {"train/loss": 0.2}, rows=[{"seed": 1, "cell": 2}, {"seed": 1, "cell": 3}])
+    assert [row["cell"] for kind, row, *_ in order if kind == "file" and "cell" in row] == [2, 3]
+    with HistoryCsv(tmp_path / "h.csv", ["seed", "epoch", "m"]) as history:
+        history.write({"seed": 0, "epoch": 1, "m": 0.5})
+        assert (tmp_path / "h.csv").read_text() == "seed,epoch,m\n0,1,0.5\n"  # flushed at once
