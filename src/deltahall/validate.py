@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deltahall import paths
 from deltahall.config import Params
 
 STAMP_TEXT = "params and raw inputs validated\n"
@@ -24,11 +25,11 @@ def check_inputs(params: Params) -> list[str]:
     load_qa_data(params.qa)
     checked += [params.qa.questions_path, params.qa.truthfulqa_path]
     if params.images.dataset == "digits":
-        read_digits_arrays(Path("data"))
+        read_digits_arrays(paths.DATA)
         _check_classes(params.images.classes, DIGIT_NAMES)
         checked.append("data/images")
     else:
-        _check_images(afhq_files(Path("data/afhq"), tuple(params.images.classes)))
+        _check_images(afhq_files(paths.DATA / "afhq", tuple(params.images.classes)))
         checked.append("data/afhq")
     return checked
 
