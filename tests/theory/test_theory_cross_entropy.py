@@ -70,3 +70,37 @@ def test_paper_variance_can_fail_and_can_hold() -> None:
 def test_validates(n: int, delta: float, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         theorem_d1_construction(n, delta)
+
+
+def _cross_entropy_argmin(targets: np.ndarray) -> np.ndarray:
+    """argmin over the simplex of the mean cross-entropy −Σ_c q_c log p_c of sampled targets q,
+    found numerically (softmax logits, BFGS), not from the Gibbs inequality."""
+    from scipy.optimize import minimize
+    from scipy.special import log_softmax, softmax
+
+    mean_q = targets.mean(axis=0)
+    res = minimize(
+        lambda z: -float(mean_q @ log_softmax(z)),
+        np.zeros(targets.shape[1]),
+        method="BFGS",
+        options={"gtol": 1e-10},
+    )
+    return softmax(res.x)
+
+
+def test_the_cross_entropy_optimum_is_the_mixture_numerically() -> None:
+    """App. D's step checked, not assumed: with states drawn by their priors and noisy targets
+    around e_i, the numerical CE minimiser is the mixture Σ P(Z_i) e_i — and not the mode."""
+    rng = np.random.default_rng(0)
+    priors = np.array([0.6, 0.3, 0.1])
+    states = rng.choice(3, size=200_000, p=priors)
+    targets = np.eye(3)[states] + rng.normal(scale=0.05, size=(len(states), 3))
+    found = _cross_entropy_argmin(targets)
+    np.testing.assert_allclose(found, priors, atol=3e-3)
+    assert not np.allclose(found, np.eye(3)[0], atol=0.1)  # the mode would be e_0
+    # the construction's own optimum agrees with the numerical one
+    s = theorem_d1_construction(4, 0.1)
+    v = s.covariances[0, 0, 0]
+    draws = s.means[rng.integers(0, 4, size=200_000)]
+    draws = draws + rng.normal(scale=math.sqrt(v), size=draws.shape)
+    np.testing.assert_allclose(_cross_entropy_argmin(draws), s.optimal_estimate(), atol=5e-3)
