@@ -76,9 +76,13 @@ SWEEP_OUTPUTS, SWEEP_METRICS, SWEEP_PLOTS = (
 )
 
 
-def sweep_trials(experiment: str) -> Path:
-    return SWEEP_OUTPUTS / experiment / "trials.csv"
+def sweep_trials(experiment: str, replicate: int | None = None) -> Path:
+    """The study's trials; `replicate`: those of the replicate study with that sampler seed."""
+    name = "trials.csv" if replicate is None else f"trials_seed{replicate}.csv"
+    return SWEEP_OUTPUTS / experiment / name
 
 
-def sweep_history(experiment: str) -> Path:
-    return SWEEP_PLOTS / f"{experiment}_history.csv"
+def sweep_history(experiment: str, replicate: int | None = None) -> Path:
+    if replicate is None:
+        return SWEEP_PLOTS / f"{experiment}_history.csv"
+    return SWEEP_OUTPUTS / experiment / f"history_seed{replicate}.csv"

@@ -103,3 +103,21 @@ def test_bad_inputs_are_named(workdir: Path, mlflow_uri: str, capsys):
     assert not (workdir / "outputs").exists()
     assert main(["sweep-analysis"]) == 2
     assert "run `deltahall sweep --experiment coin`" in capsys.readouterr().err
+
+
+def test_a_replicate_study_gives_the_verdict_for_every_sweep_seed(workdir: Path, mlflow_uri: str):
+    _set(workdir, replicate_seeds=[1])
+    assert main(["sweep", "--experiment", "coin"]) == 0
+    main_trials = pd.read_csv(workdir / "outputs/sweep/coin/trials.csv")
+    replicate = pd.read_csv(workdir / "outputs/sweep/coin/trials_seed1.csv")
+    assert len(replicate) == len(main_trials) == 4 and set(replicate["state"]) == {"COMPLETE"}
+    # another sampler seed proposes other knobs (the training seeds are the same)
+    assert not main_trials["lr"].equals(replicate["lr"])
+    assert (workdir / "outputs/sweep/coin/history_seed1.csv").exists()
+    studies = optuna.get_all_study_names(f"sqlite:///{workdir}/outputs/sweep/coin/optuna.db")
+    assert sorted(studies) == ["deltahall-coin", "deltahall-coin-seed1"]
+    assert main(["sweep-analysis"]) == 0
+    coin = json.loads((workdir / "metrics/sweep/analysis.json").read_text())["coin"]
+    assert set(coin["verdict_by_seed"]) == {"0", "1"}
+    assert coin["verdict_by_seed"]["0"] == coin["verdict"]
+    assert coin["verdict_stable"] == (len(set(coin["verdict_by_seed"].values())) == 1)

@@ -92,17 +92,19 @@ def analyse(
     }
 
 
-def load_experiment(experiment: str) -> tuple[np.ndarray, np.ndarray, list, list]:
+def load_experiment(
+    experiment: str, replicate: int | None = None
+) -> tuple[np.ndarray, np.ndarray, list, list]:
     """(final losses, final rates) of the COMPLETE trials, the per-run epoch curves and the
-    trial of each run."""
-    for path in (trials_path(experiment), history_path(experiment)):
+    trial of each run, of the study (or of its replicate seeded `replicate`)."""
+    for path in (trials_path(experiment, replicate), history_path(experiment, replicate)):
         if not path.exists():
             raise FileNotFoundError(
                 f"{path}: missing; run `deltahall sweep --experiment {experiment}` first"
             )
-    trials = pd.read_csv(trials_path(experiment))
+    trials = pd.read_csv(trials_path(experiment, replicate))
     done = trials[trials["state"] == "COMPLETE"]
-    history = pd.read_csv(history_path(experiment))
+    history = pd.read_csv(history_path(experiment, replicate))
     history = history[history["trial"].isin(done["number"])].sort_values("epoch")
     runs = list(history.groupby(["trial", "seed"]))
     curves = [(g["loss"].to_numpy(float), g["rate"].to_numpy(float)) for _, g in runs]
@@ -124,24 +126,35 @@ def run_sweep_analysis(params: Params) -> dict:
         )
     results = {}
     for experiment in present:
-        loss, rate, curves, trials_of_runs = load_experiment(experiment)
-        results[experiment] = analyse(
-            loss,
-            rate,
-            curves,
-            cfg.n_boot,
-            cfg.ci_level,
-            derive_seed("sweep-analysis", experiment, cfg.seed),
-            cfg.min_effect,
-            trials_of_runs,
-        )
-        r = results[experiment]
+        by_seed = {}
+        for seed in [cfg.seed, *cfg.replicate_seeds]:
+            loss, rate, curves, trials_of_runs = load_experiment(
+                experiment, None if seed == cfg.seed else seed
+            )
+            by_seed[seed] = analyse(
+                loss,
+                rate,
+                curves,
+                cfg.n_boot,
+                cfg.ci_level,
+                derive_seed("sweep-analysis", experiment, cfg.seed),
+                cfg.min_effect,
+                trials_of_runs,
+            )
+        r = results[experiment] = by_seed[cfg.seed]
+        r["verdict_by_seed"] = {str(s): a["verdict"] for s, a in by_seed.items()}
+        r["verdict_within_runs_by_seed"] = {
+            str(s): a["verdict_within_runs"] for s, a in by_seed.items()
+        }
+        r["spearman_by_seed"] = {str(s): a["across_trials"]["spearman"] for s, a in by_seed.items()}
+        r["verdict_stable"] = len(set(r["verdict_by_seed"].values())) == 1
         print(
             f"[sweep-analysis {experiment}] {r['n_trials']} trials, final rates "
             f"{r['rate_range'][0]:.3f}..{r['rate_range'][1]:.3f}: Spearman "
             f"{_fmt(r['across_trials']['spearman'])}, Kendall "
             f"{_fmt(r['across_trials']['kendall'])} -> {r['verdict']}; within runs "
-            f"Spearman {_fmt(r['within_runs']['spearman'])} -> {r['verdict_within_runs']}",
+            f"Spearman {_fmt(r['within_runs']['spearman'])} -> {r['verdict_within_runs']}; "
+            f"by sweep seed {r['verdict_by_seed']} (stable: {r['verdict_stable']})",
             flush=True,
         )
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +177,7 @@ def _track(params: Params, results: dict) -> None:
                         metrics[f"{exp}/{scope}/{method}{suffix}"] = value
         tags[f"verdict.{exp}"] = r["verdict"]
         tags[f"verdict_within_runs.{exp}"] = r["verdict_within_runs"]
+        tags[f"verdict_stable.{exp}"] = r["verdict_stable"]
     run_params = {
         "n_boot": params.sweep.n_boot,
         "ci_level": params.sweep.ci_level,

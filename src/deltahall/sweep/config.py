@@ -135,6 +135,9 @@ class SweepConfig(Strict):
     study_name: str
     sampler: Literal["tpe", "qmc", "random"]
     seed: int
+    # Each replicate runs the same studies again with the sampler seeded by this value; the
+    # analysis reports the verdict for every seed (verdict_by_seed) and whether they agree.
+    replicate_seeds: list[int]
     # Analysis: bootstrap over trials (and over runs for the within-run correlations).
     n_boot: int = Field(ge=10, le=100_000)
     ci_level: float = Field(gt=0.0, lt=1.0)
@@ -142,6 +145,14 @@ class SweepConfig(Strict):
     coin: CoinSweepConfig
     qa: QASweepConfig
     t2i: T2ISweepConfig
+
+    @model_validator(mode="after")
+    def _distinct_seeds(self) -> SweepConfig:
+        if self.seed in self.replicate_seeds or len(set(self.replicate_seeds)) != len(
+            self.replicate_seeds
+        ):
+            raise ValueError("replicate_seeds must be distinct and differ from seed")
+        return self
 
     @field_validator("storage")
     @classmethod

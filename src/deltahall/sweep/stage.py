@@ -33,13 +33,19 @@ def experiment_module(experiment: str) -> ModuleType:
     return import_module(EXPERIMENTS[experiment])
 
 
-def study_location(params: Params, experiment: str) -> tuple[str, str]:
-    """(storage URL, study name) of an experiment's study."""
+def study_location(
+    params: Params, experiment: str, replicate: int | None = None
+) -> tuple[str, str]:
+    """(storage URL, study name) of an experiment's study, or of its replicate study whose
+    sampler is seeded `replicate` (name suffix -seed<S>)."""
     cfg = params.sweep
-    return storage_url(cfg.storage, experiment), cfg.study_name.replace("{experiment}", experiment)
+    name = cfg.study_name.replace("{experiment}", experiment)
+    return storage_url(cfg.storage, experiment), name + (
+        "" if replicate is None else f"-seed{replicate}"
+    )
 
 
-def fingerprint(params: Params, experiment: str) -> dict:
+def fingerprint(params: Params, experiment: str, replicate: int | None = None) -> dict:
     """What must match for two workers to share a study: the experiment's sweep section (but
     n_trials: raising it extends a study), the sampler and the experiment's own params (the
     base the knobs override)."""
@@ -50,7 +56,7 @@ def fingerprint(params: Params, experiment: str) -> dict:
             {
                 "sweep": study,
                 "sampler": params.sweep.sampler,
-                "seed": params.sweep.seed,
+                "seed": params.sweep.seed if replicate is None else replicate,
                 "base": base,
             }
         )
@@ -60,10 +66,11 @@ def fingerprint(params: Params, experiment: str) -> dict:
 trials_path, history_path = paths.sweep_trials, paths.sweep_history
 
 
-def _open(params: Params, experiment: str, worker: int):
-    url, name = study_location(params, experiment)
-    sampler = make_sampler(params.sweep.sampler, params.sweep.seed, worker)
-    return open_study(url, name, sampler, fingerprint(params, experiment))
+def _open(params: Params, experiment: str, worker: int, replicate: int | None = None):
+    url, name = study_location(params, experiment, replicate)
+    seed = params.sweep.seed if replicate is None else replicate
+    sampler = make_sampler(params.sweep.sampler, seed, worker)
+    return open_study(url, name, sampler, fingerprint(params, experiment, replicate))
 
 
 def run_sweep_worker(params: Params, experiment: str, worker: int, n_trials: int) -> None:
@@ -134,9 +141,9 @@ def run_sweep_command(
 def run_sweep(
     params: Params, experiment: str, workers: int = 1, params_path: Path = Path("params.yaml")
 ) -> dict:
+    """The study, then each replicate study (sweep.replicate_seeds; in this process)."""
     module = experiment_module(experiment)
-    cfg = getattr(params.sweep, experiment)
-    url, name = study_location(params, experiment)
+    url, _ = study_location(params, experiment)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     if workers > 1 and storage_kind(url) == "sqlite":
@@ -145,11 +152,28 @@ def run_sweep(
             f"journal:PATH (one machine) or postgresql://... for --workers {workers}"
         )
     module.check(params)  # fail on missing inputs or a bad space before any trial
-    study = _open(params, experiment, 0)
+    summary = _run_study(params, experiment, module, None, workers, params_path)
+    for seed in params.sweep.replicate_seeds:
+        _run_study(params, experiment, module, seed, 1, params_path)
+    return summary
+
+
+def _run_study(
+    params: Params,
+    experiment: str,
+    module: ModuleType,
+    replicate: int | None,
+    workers: int,
+    params_path: Path,
+) -> dict:
+    cfg = getattr(params.sweep, experiment)
+    url, name = study_location(params, experiment, replicate)
+    study = _open(params, experiment, 0, replicate)
     remaining = max(0, cfg.n_trials - len(study.trials))
+    seed = params.sweep.seed if replicate is None else replicate
     print(
         f"[sweep {experiment}] study {name!r} in {url}: {len(study.trials)} trials stored, "
-        f"{remaining} to run on {workers} worker(s) ({params.sweep.sampler})",
+        f"{remaining} to run on {workers} worker(s) ({params.sweep.sampler}, seed {seed})",
         flush=True,
     )
     run_params = {
@@ -157,7 +181,7 @@ def run_sweep(
         "storage": storage_kind(url),
         "workers": workers,
         "sampler": params.sweep.sampler,
-        "seed": params.sweep.seed,
+        "seed": seed,
         "sweep": cfg.model_dump(mode="json"),
     }
     with start_run(
@@ -174,29 +198,31 @@ def run_sweep(
             study.optimize(objective, n_trials=remaining)
         else:
             _spawn(experiment, params_path, split(remaining, workers))
-        summary = _export(study, experiment, module)
+        summary = _export(study, experiment, module, replicate)
         parent.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
-        parent.log_artifact(trials_path(experiment))
-        parent.log_artifact(history_path(experiment))
+        parent.log_artifact(trials_path(experiment, replicate))
+        parent.log_artifact(history_path(experiment, replicate))
     return summary
 
 
-def _export(study, experiment: str, module: ModuleType) -> dict:
+def _export(study, experiment: str, module: ModuleType, replicate: int | None = None) -> dict:
+    """The study's files; the headline metrics file is the main study's only."""
     trials = study.get_trials(deepcopy=False)
     rows = export.trial_rows(trials)
-    export.write_csv(rows, export.TRIAL_COLUMNS, trials_path(experiment))
+    export.write_csv(rows, export.TRIAL_COLUMNS, trials_path(experiment, replicate))
     export.write_csv(
         export.history_rows(trials, module.LOSS, module.RATE),
         export.HISTORY_COLUMNS,
-        history_path(experiment),
+        history_path(experiment, replicate),
     )
     summary = {**export.study_summary(rows), "loss": module.LOSS, "rate": module.RATE}
-    out = paths.SWEEP_METRICS / f"{experiment}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if replicate is None:
+        out = paths.SWEEP_METRICS / f"{experiment}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(
         f"[sweep {experiment}] {summary['n_complete']}/{summary['n_trials']} trials complete, "
-        f"Pareto front: trials {summary['pareto_trials']} -> {trials_path(experiment)}",
+        f"Pareto front: trials {summary['pareto_trials']} -> {trials_path(experiment, replicate)}",
         flush=True,
     )
     return summary
