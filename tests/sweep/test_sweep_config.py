@@ -40,6 +40,8 @@ from params_helpers import committed_with
         ({"coin": {"seeds": [1, 1]}}, "sweep.coin: seeds must not repeat"),
         ({"coin": {"n_trials": 0}}, "sweep.coin.n_trials"),
         ({"min_effect": 0}, "sweep.min_effect"),
+        ({"replicate_seeds": [0]}, "replicate_seeds must be distinct and differ from seed"),
+        ({"replicate_seeds": [1, 1]}, "replicate_seeds must be distinct"),
     ],
 )
 def test_errors_name_the_key(sweep: dict, message: str):
