@@ -175,7 +175,7 @@ def _merged_profile(profile: str, base: Path, profiles_dir: Path, typ: str) -> d
         )
     merged = deep_merge(base_raw or {}, read_yaml(overlay_path, typ) or {})
     merged["profile"] = profile
-    parse_params(deep_merge({}, merged), f"{base} + {overlay_path}")
+    parse_params(merged, f"{base} + {overlay_path}")
     return merged
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 TRAIN_LOSS, VAL_LOSS = "train/loss", "val/loss"
 COND_PROB, DELTA_RATE = "val/cond_prob", "val/delta_hall_rate"  # under coin.eval.rounding
 EPOCH_TIME = "time/epoch_s"
-ROUNDINGS = ("ceil", "round")
+ROUNDINGS = ("ceil", "round")  # the rules of theory.round_total; both are always reported
 
 
 def by_rounding(key: str, rounding: str) -> str:

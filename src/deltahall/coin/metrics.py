@@ -12,10 +12,10 @@ from typing import Literal
 
 import numpy as np
 
+from deltahall.coin.keys import ROUNDINGS
 from deltahall.theory import delta_hallucinates, poisson_binomial_pmf_batch, round_total
 
 Rounding = Literal["ceil", "round"]
-ROUNDINGS: tuple[Rounding, ...] = ("ceil", "round")
 
 
 def state_pmfs(state_probs: np.ndarray) -> np.ndarray:
@@ -56,14 +56,11 @@ def score_estimates(
     return out
 
 
-def delta_curve(
-    probs: np.ndarray, deltas: np.ndarray, weights: np.ndarray | None = None
-) -> np.ndarray:
-    """δ-hallucination rate at each δ (Definition 3.2): the (weighted) share of examples whose
+def delta_curve(probs: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+    """δ-hallucination rate at each δ (Definition 3.2): the share of examples whose
     P(K = k̂ | state) is ≤ δ for every state. probs: (M, S); returns (len(deltas),)."""
     best = np.asarray(probs, dtype=np.float64).max(axis=1)
-    w = np.full(len(best), 1.0 / len(best)) if weights is None else weights / weights.sum()
-    return np.array([float(w[best <= d].sum()) for d in np.asarray(deltas, dtype=np.float64)])
+    return np.array([float(np.mean(best <= d)) for d in np.asarray(deltas, dtype=np.float64)])
 
 
 def reference_estimators(pmfs: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -82,6 +79,18 @@ def reference_estimators(pmfs: np.ndarray, weights: np.ndarray) -> dict[str, np.
     }
 
 
+def _population(
+    table: np.ndarray, weights: np.ndarray, n_choose: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Over all C(2N, N) equally likely subsets: their (C, S, N+1) pmfs and the reference
+    estimators (reference_estimators) of each. table: (S, 2N) head probabilities."""
+    n_coins = table.shape[1]
+    subsets = np.array(list(combinations(range(n_coins), n_choose)), dtype=np.int64)
+    assert len(subsets) == comb(n_coins, n_choose)
+    pmfs = state_pmfs(np.transpose(table[:, subsets], (1, 0, 2)))
+    return pmfs, reference_estimators(pmfs, weights)
+
+
 def population_reference(
     table: np.ndarray, weights: np.ndarray, n_choose: int, rounding: Rounding, delta: float
 ) -> dict[str, float]:
@@ -90,11 +99,7 @@ def population_reference(
     table: (S, 2N) head probability of each coin under each latent state. Gives, e.g. for the
     observed variant with `ceil`: N=2 optimal loss 0.3125, cond_prob 0.5000, mode 0.6042.
     """
-    n_coins = table.shape[1]
-    subsets = np.array(list(combinations(range(n_coins), n_choose)), dtype=np.int64)
-    assert len(subsets) == comb(n_coins, n_choose)
-    pmfs = state_pmfs(np.transpose(table[:, subsets], (1, 0, 2)))
-    refs = reference_estimators(pmfs, weights)
+    pmfs, refs = _population(table, weights, n_choose)
     lines = {"optimal_loss": float(refs["optimal_var"].mean())}
     for name in ("optimal", "mode"):
         for rule in ROUNDINGS:
@@ -111,9 +116,7 @@ def reference_curves(
 ) -> dict[tuple[str, str], np.ndarray]:
     """Exact δ-sensitivity of the Bayes-optimal L2 estimator and the mode over all C(2N, N)
     equally likely subsets: {(estimator, rounding): rate at each δ}."""
-    subsets = np.array(list(combinations(range(table.shape[1]), n_choose)), dtype=np.int64)
-    pmfs = state_pmfs(np.transpose(table[:, subsets], (1, 0, 2)))
-    refs = reference_estimators(pmfs, weights)
+    pmfs, refs = _population(table, weights, n_choose)
     return {
         (label, rule): delta_curve(pmf_at(pmfs, round_total(refs[name], rule)), deltas)
         for name, label in (("optimal", "bayes_l2"), ("mode", "mode"))
