@@ -106,9 +106,10 @@ def test_pareto_front_by_hand():
     assert stats.pareto_front(np.zeros((0, 2))).tolist() == []
 
 
-def test_mean_ci_ignores_undefined_runs():
-    assert stats.mean_ci([float("nan"), 0.5, 0.5]) == pytest.approx((0.5, 0.5, 0.5))
-    assert all(math.isnan(v) for v in stats.mean_ci([float("nan"), 0.5]))
+def test_the_within_run_ci_ignores_undefined_runs():
+    runs = [0, 1, 2]  # each run its own cluster
+    assert stats.cluster_mean_ci([float("nan"), 0.5, 0.5], runs) == pytest.approx((0.5, 0.5, 0.5))
+    assert all(math.isnan(v) for v in stats.cluster_mean_ci([float("nan"), 0.5], runs[:2]))
 
 
 def test_analyse_gives_each_verdict():

@@ -107,18 +107,6 @@ def correlation_ci(
     )
 
 
-def mean_ci(
-    values, n_boot: int = 1000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float, float]:
-    """Bootstrap CI of the mean of the finite values (e.g. within-run correlations); NaN
-    when fewer than 2 are finite."""
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size < 2:
-        return float("nan"), float("nan"), float("nan")
-    return bootstrap_ci(finite, n_boot=n_boot, level=level, seed=seed)
-
-
 def verdict(low: float, high: float, min_effect: float = 0.3) -> str:
     """The rule deciding the design card's claim from the CI of corr(loss, rate), symmetric:
     each answer needs its own evidence of the same strength.
@@ -150,14 +138,14 @@ def cluster_mean_ci(
     labels = np.unique(clusters)
     if labels.size < 2:
         return float("nan"), float("nan"), float("nan")
-    sums = np.array([values[clusters == c].sum() for c in labels])
-    counts = np.array([(clusters == c).sum() for c in labels], dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, labels.size, size=(n_boot, labels.size))
-    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return float(values.mean()), float(low), float(high)
+    # One row per cluster, (sum, count): the shared bootstrap resamples whole rows, and the
+    # statistic pools them back into a mean over runs.
+    rows = np.array([[values[clusters == c].sum(), (clusters == c).sum()] for c in labels])
+
+    def pooled_mean(x: np.ndarray, axis: int) -> np.ndarray:
+        return x[..., 0].sum(axis=axis) / x[..., 1].sum(axis=axis)
+
+    return bootstrap_ci(rows, n_boot, level, seed, statistic=pooled_mean)
 
 
 def pareto_front(points) -> np.ndarray:
