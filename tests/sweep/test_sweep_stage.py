@@ -10,6 +10,7 @@ import mlflow
 import optuna
 import pandas as pd
 import pytest
+import scipy.stats
 import yaml
 
 from deltahall.cli import main
@@ -58,6 +59,13 @@ def test_coin_study_files_mlflow_and_analysis(workdir: Path, mlflow_uri: str, ca
     assert main(["sweep-analysis"]) == 0
     analysis = json.loads((workdir / "metrics/sweep/analysis.json").read_text())
     assert analysis["coin"]["n_trials"] == 4 and "verdict" in analysis["coin"]
+    # the training loss beside the objective's val/loss: final epoch, mean over seeds
+    assert list(analysis["coin"]["other_losses"]) == ["train/loss"]
+    final_train = history.sort_values("epoch").groupby(["trial", "seed"])["train/loss"].last()
+    by_trial = final_train.groupby("trial").mean().reindex(trials["number"])
+    rho = scipy.stats.spearmanr(by_trial, trials["rate"]).statistic
+    other = analysis["coin"]["other_losses"]["train/loss"]["across_trials"]["spearman"]
+    assert other["estimate"] == pytest.approx(rho)
     run = mlflow.search_runs(experiment_names=["sweep_analysis"]).iloc[0]
     assert run["tags.verdict.coin"] == analysis["coin"]["verdict"]
 

@@ -35,8 +35,9 @@ def test_log_density_by_hand() -> None:
 def test_default_construction_hallucinates_and_modes_do_not(n: int, delta: float) -> None:
     s = theorem_d1_construction(n, delta)
     assert delta_hallucinates(s.density(s.optimal_estimate()), delta)
-    for i in np.flatnonzero(s.peak_densities() > delta):
-        assert not delta_hallucinates(s.density(s.means[i]), delta)
+    assert np.all(s.peak_densities() > delta)  # non-empty HCDRs: each e_i is not flagged
+    for mean in s.means:
+        assert not delta_hallucinates(s.density(mean), delta)
 
 
 @settings(max_examples=60, deadline=None)
@@ -62,6 +63,10 @@ def test_paper_variance_can_fail_and_can_hold() -> None:
     ok = math.exp(theorem_d1_log_density_at_optimum(2, theorem_d1_paper_variance(2, 0.5))) / 0.5
     assert ok == pytest.approx(0.441, abs=1e-3)
     assert theorem_d1_max_variance(2, 0.5) == math.inf  # peak over v is (πe)^(-1)·2 ≈ 0.23 ≤ δ
+    # ... but there the paper's v leaves every HCDR empty: peak 1/(2π v) ≈ 0.441 < δ = 0.5
+    with pytest.raises(ValueError, match="every HCDR would be empty"):
+        theorem_d1_construction(2, 0.5, variance=theorem_d1_paper_variance(2, 0.5))
+    assert theorem_d1_construction(2, 0.5).peak_densities()[0] > 0.5
 
 
 @pytest.mark.parametrize(

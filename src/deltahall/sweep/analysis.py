@@ -3,8 +3,10 @@
 Per experiment, from the files the sweep stages exported: across trials, Spearman and Kendall
 correlations between final loss and final rate with bootstrap CIs over trials; within runs,
 the same correlations between epoch loss and epoch rate of every (trial, seed) run, averaged
-with a bootstrap CI over runs; a verdict from each CI (rule: sweep.stats.verdict). Written to
-metrics/sweep/analysis.json, then logged to MLflow (experiment `sweep_analysis`).
+with a bootstrap CI over runs; a verdict from each CI (rule: sweep.stats.verdict); the same
+again with each other loss of the history (`other_losses`: QA reports val/loss beside its
+training loss). Written to metrics/sweep/analysis.json, then logged to MLflow (experiment
+`sweep_analysis`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from deltahall.paths import sweep_history as history_path
 from deltahall.paths import sweep_trials as trials_path
 from deltahall.seeding import derive_seed
 from deltahall.sweep import stats
-from deltahall.sweep.trial import EXPERIMENTS
+from deltahall.sweep.trial import EXPERIMENTS, TRAIN_LOSS, VAL_LOSS
 from deltahall.tracking import start_run
 
 OUT = paths.SWEEP_METRICS / "analysis.json"
 MIN_EPOCHS = 3  # a within-run correlation needs at least 3 epochs
+# Reported beside the objective's loss wherever they differ from it: the paper's claim is about
+# the training loss, and a held-out loss can move the other way (QA's val/loss rises).
+ALSO_REPORTED = (TRAIN_LOSS, VAL_LOSS)
 
 
 def _ci(est_low_high: tuple[float, float, float]) -> dict[str, float]:
@@ -94,9 +99,10 @@ def analyse(
 
 def load_experiment(
     experiment: str, replicate: int | None = None
-) -> tuple[np.ndarray, np.ndarray, list, list]:
-    """(final losses, final rates) of the COMPLETE trials, the per-run epoch curves and the
-    trial of each run, of the study (or of its replicate seeded `replicate`)."""
+) -> tuple[np.ndarray, np.ndarray, list, list, dict]:
+    """(final losses, final rates) of the COMPLETE trials, the per-run epoch curves, the
+    trial of each run, and {loss name: (final per trial, curves)} for each ALSO_REPORTED loss
+    the history holds, of the study (or of its replicate seeded `replicate`)."""
     for path in (trials_path(experiment, replicate), history_path(experiment, replicate)):
         if not path.exists():
             raise FileNotFoundError(
@@ -105,11 +111,36 @@ def load_experiment(
     trials = pd.read_csv(trials_path(experiment, replicate))
     done = trials[trials["state"] == "COMPLETE"]
     history = pd.read_csv(history_path(experiment, replicate))
-    history = history[history["trial"].isin(done["number"])].sort_values("epoch")
+    history = history[history["trial"].isin(done["number"])].sort_values("epoch", kind="stable")
     runs = list(history.groupby(["trial", "seed"]))
     curves = [(g["loss"].to_numpy(float), g["rate"].to_numpy(float)) for _, g in runs]
     trials_of_runs = [int(trial) for (trial, _), _ in runs]
-    return done["loss"].to_numpy(float), done["rate"].to_numpy(float), curves, trials_of_runs
+    others = {}
+    for name in ALSO_REPORTED:
+        column = history.get(name)
+        if column is None or column.isna().any() or np.allclose(column, history["loss"]):
+            continue
+        other_curves = [(g[name].to_numpy(float), g["rate"].to_numpy(float)) for _, g in runs]
+        last = history.groupby(["trial", "seed"])[name].last().groupby("trial").mean()
+        others[name] = (last.reindex(done["number"]).to_numpy(float), other_curves)
+    return (
+        done["loss"].to_numpy(float),
+        done["rate"].to_numpy(float),
+        curves,
+        trials_of_runs,
+        others,
+    )
+
+
+def _beside(others: dict, rate, analysis_args: tuple, clusters: list) -> dict:
+    """The same analysis on every other loss, headline figures only."""
+    out = {}
+    for name, (finals, curves) in others.items():
+        a = analyse(finals, rate, curves, *analysis_args, clusters)
+        out[name] = {
+            k: a[k] for k in ("across_trials", "within_runs", "verdict", "verdict_within_runs")
+        }
+    return out
 
 
 def _fmt(ci: dict) -> str:
@@ -128,19 +159,17 @@ def run_sweep_analysis(params: Params) -> dict:
     for experiment in present:
         by_seed = {}
         for seed in [cfg.seed, *cfg.replicate_seeds]:
-            loss, rate, curves, trials_of_runs = load_experiment(
+            loss, rate, curves, trials_of_runs, others = load_experiment(
                 experiment, None if seed == cfg.seed else seed
             )
-            by_seed[seed] = analyse(
-                loss,
-                rate,
-                curves,
+            args = (
                 cfg.n_boot,
                 cfg.ci_level,
                 derive_seed("sweep-analysis", experiment, cfg.seed),
                 cfg.min_effect,
-                trials_of_runs,
             )
+            by_seed[seed] = analyse(loss, rate, curves, *args, trials_of_runs)
+            by_seed[seed]["other_losses"] = _beside(others, rate, args, trials_of_runs)
         r = results[experiment] = by_seed[cfg.seed]
         r["verdict_by_seed"] = {str(s): a["verdict"] for s, a in by_seed.items()}
         r["verdict_within_runs_by_seed"] = {
@@ -157,6 +186,13 @@ def run_sweep_analysis(params: Params) -> dict:
             f"by sweep seed {r['verdict_by_seed']} (stable: {r['verdict_stable']})",
             flush=True,
         )
+        for name, other in r["other_losses"].items():
+            print(
+                f"[sweep-analysis {experiment}] with {name} as the loss: Spearman "
+                f"{_fmt(other['across_trials']['spearman'])} -> {other['verdict']}; within "
+                f"runs {_fmt(other['within_runs']['spearman'])} -> {other['verdict_within_runs']}",
+                flush=True,
+            )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     _track(params, results)

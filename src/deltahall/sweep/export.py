@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from deltahall.sweep.stats import pareto_front
-from deltahall.sweep.trial import TRAIN_LOSS
+from deltahall.sweep.trial import TRAIN_LOSS, VAL_LOSS
 
 TRIAL_COLUMNS = ["number", "state", "loss", "rate", "pareto", "duration_s"]
-HISTORY_COLUMNS = ["trial", "seed", "epoch", "loss", "rate", TRAIN_LOSS]
+HISTORY_COLUMNS = ["trial", "seed", "epoch", "loss", "rate", TRAIN_LOSS, VAL_LOSS]
 _SEED_KEY = re.compile(r"^history/seed(-?\d+)$")
 
 
@@ -61,6 +61,7 @@ def history_rows(trials: Sequence[Any], loss_key: str, rate_key: str) -> list[di
                         "loss": point.get(loss_key),
                         "rate": point.get(rate_key),
                         TRAIN_LOSS: point.get(TRAIN_LOSS),
+                        VAL_LOSS: point.get(VAL_LOSS),
                     }
                 )
     return rows

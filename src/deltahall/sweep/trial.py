@@ -18,6 +18,7 @@ EXPERIMENTS = {
     "t2i": "deltahall.sweep.t2i",
 }
 TRAIN_LOSS = "train/loss"  # every experiment's training loss, reported beside objective 1
+VAL_LOSS = "val/loss"  # held-out loss, where an experiment has one (coin, QA)
 
 
 @dataclass

@@ -1,12 +1,14 @@
 """The paper's mathematics, numpy/scipy only: no I/O, no global RNG, no torch.
 
 "Are Hallucinations Bad Estimations?": δ-hallucination (Def. 3.2), HCDRs (Def. 5.2, App. B),
-the existence constructions (Thms 4.1-4.3, D.1), the Theorem 5.1 lower bound beside a Monte-Carlo
-estimate, and the exact Poisson-binomial quantities of the coin experiment (§6.1).
+the existence constructions (Thms 4.1-4.3, Cor. 4.2.1, D.1; every HCDR non-empty), the Theorem
+5.1 lower bound beside a Monte-Carlo estimate, and the exact Poisson-binomial quantities of the
+coin experiment (§6.1).
 """
 
 from deltahall.theory.coin import coin_head_probs, coin_reference_values, pmf_atoms, round_total
 from deltahall.theory.constructions import (
+    corollary_4_2_1_construction,
     theorem_4_1_construction,
     theorem_4_2_construction,
     theorem_4_3_construction,
@@ -47,6 +49,7 @@ __all__ = [
     "coin_reference_values",
     "pmf_atoms",
     "compare_bound_and_monte_carlo",
+    "corollary_4_2_1_construction",
     "delta_hallucinates",
     "densities_from_gaussian_mixtures",
     "densities_from_pmfs",

@@ -1,7 +1,9 @@
-"""The paper's existence constructions for the L2 loss (Theorems 4.1, 4.2, 4.3; App. C.1-C.4).
+"""The paper's existence constructions for the L2 loss (Thms 4.1, 4.2, 4.3, Cor. 4.2.1; App. C).
 
 Each returns concrete GaussianStates whose L2-optimal estimate Σ p_i μ_i = 0 (Lemma C.1) lies
 where every state's density is ≤ δ, i.e. the optimal estimator δ-hallucinates (Def. 3.2).
+Every state's HCDR {a : f_i(a) > δ} is kept non-empty (peak density > δ, refused otherwise):
+with an empty HCDR every estimate "hallucinates" and the theorem says nothing.
 Where the paper's formulas do not deliver that, the fix is documented at the spot.
 """
 
@@ -19,7 +21,7 @@ from deltahall.theory._checks import (
     check_distribution,
     check_positive,
 )
-from deltahall.theory.gaussian import GaussianStates
+from deltahall.theory.gaussian import LOG_2PI, GaussianStates
 
 
 def _positive_probs(probs: np.ndarray, n_states: int) -> np.ndarray:
@@ -31,47 +33,86 @@ def _positive_probs(probs: np.ndarray, n_states: int) -> np.ndarray:
     return p
 
 
+def _log_peak(cov: np.ndarray) -> float:
+    """log max_a N(a; μ, Σ) = −(d/2) ln 2π − ½ ln det Σ."""
+    return -0.5 * (cov.shape[0] * LOG_2PI + np.linalg.slogdet(cov)[1])
+
+
+def _require_nonempty_hcdrs(covs: np.ndarray, delta: float) -> None:
+    for i, cov in enumerate(covs):
+        if _log_peak(cov) <= math.log(delta):
+            raise ValueError(
+                f"state {i}'s peak density {math.exp(_log_peak(cov)):.6g} is <= delta = "
+                f"{delta:.6g}: its HCDR would be empty and the theorem vacuous; use a smaller "
+                "delta or a smaller covariance"
+            )
+
+
+def _state_covariances(covariances: np.ndarray | None, n: int, d: int) -> np.ndarray:
+    if covariances is None:
+        return np.broadcast_to(np.eye(d), (n, d, d)).copy()
+    covs = as_finite_array(covariances, "covariances", ndim=3)
+    if covs.shape != (n, d, d):
+        raise ValueError(f"covariances must have shape ({n}, {d}, {d}), got {covs.shape}")
+    for i in range(n):
+        check_covariance(covs[i], d, f"covariances[{i}]")
+    return covs
+
+
 def theorem_4_1_construction(
     n_states: int, dim: int, delta: float, probs: np.ndarray, covariances: np.ndarray | None = None
 ) -> GaussianStates:
-    """Appendix C.1: N Gaussian states whose L2-optimal estimate 0 δ-hallucinates.
+    """Appendix C.1: N ≥ 2 Gaussian states, every HCDR non-empty, whose L2 optimum 0 hallucinates.
 
-    States 1..N−1: N(m_i 1, Σ_i) (Σ_i from `covariances`, shape (N−1, d, d), default I) with
-    m_i² = (−2 ln δ − ln det Σ_i) / (1ᵀ Σ_i⁻¹ 1), clipped at 0, so f_i(0) = (2π)^(-d/2) δ ≤ δ.
-    State N: mean −Σ_{i<N} (p_i/p_N) μ_i (forcing Σ p_i μ_i = 0) and covariance δ^(-2/d) I.
+    States N(μ_i, Σ_i), Σ_i from `covariances` (shape (N, d, d), default I), each with peak
+    density > δ. States 1..N−1: μ_i = m_i 1 with m_i² = (−2 ln δ − ln det Σ_i) / (1ᵀ Σ_i⁻¹ 1),
+    so f_i(0) = (2π)^(-d/2) δ. State N: μ_N = −Σ_{i<N} (p_i/p_N) μ_i (forcing Σ p_i μ_i = 0);
+    if that leaves f_N(0) above (2π)^(-d/2) δ, every mean is scaled by the same c > 1, which
+    keeps Σ p_i μ_i = 0 and only lowers the other f_i(0).
     """
-    n, d = check_count(n_states, "n_states"), check_count(dim, "dim")
+    n, d = check_count(n_states, "n_states", minimum=2), check_count(dim, "dim")
     delta = check_delta(delta)
     p = _positive_probs(probs, n)
-    if covariances is None:
-        covs = np.broadcast_to(np.eye(d), (n - 1, d, d)).copy()
-    else:
-        covs = as_finite_array(covariances, "covariances", ndim=3)
-        if covs.shape != (n - 1, d, d):
-            raise ValueError(f"covariances must have shape ({n - 1}, {d}, {d}), got {covs.shape}")
+    covs = _state_covariances(covariances, n, d)
+    _require_nonempty_hcdrs(covs, delta)
     ones = np.ones(d)
     means = np.zeros((n, d))
     for i in range(n - 1):
-        cov = check_covariance(covs[i], d, f"covariances[{i}]")
         # The paper divides by 1ᵀ Σ_i 1, but f_i(0) contains μ_iᵀ Σ_i⁻¹ μ_i = m_i² 1ᵀ Σ_i⁻¹ 1;
         # the two agree only for Σ_i = I. Σ⁻¹ is what makes f_i(0) ≤ δ true for any Σ_i.
-        # A negative numerator means det Σ_i^(-1/2) < δ already, so m_i = 0 suffices.
-        num = -2.0 * math.log(delta) - np.linalg.slogdet(cov)[1]
-        m_sq = max(num, 0.0) / float(ones @ np.linalg.solve(cov, ones))
-        means[i] = math.sqrt(m_sq) * ones
+        # peak_i > δ makes the numerator exceed d ln 2π > 0.
+        num = -2.0 * math.log(delta) - np.linalg.slogdet(covs[i])[1]
+        means[i] = math.sqrt(num / float(ones @ np.linalg.solve(covs[i], ones))) * ones
     means[n - 1] = -(p[: n - 1] @ means[: n - 1]) / p[n - 1]
-    # The paper sets Σ_N = (1/m_N) I with m_N = δ^(-2/d), i.e. Σ_N = δ^(2/d) I; then
-    # det(Σ_N)^(-1/2) = δ^(-1), not δ (sign slip in (C.6)), and f_N(0) can exceed δ when μ_N is
-    # short (e.g. N=2, d=1, δ=0.5, p=(0.1, 0.9) gives f_N(0) ≈ 0.77). Σ_N = m_N I = δ^(-2/d) I
-    # gives det(Σ_N)^(-1/2) = δ and hence f_N(0) ≤ (2π)^(-d/2) δ ≤ δ for every μ_N.
-    covs_all = np.concatenate([covs, (delta ** (-2.0 / d) * np.eye(d))[None]], axis=0)
-    return GaussianStates(probs=p, means=means, covariances=covs_all)
+    # The paper sets Σ_N = δ^(2/d) I, whose f_N(0) can exceed δ (N=2, d=1, δ=.5, p=(.1,.9):
+    # 0.77), and its algebra needs Σ_N = δ^(-2/d) I, whose peak (2π)^(-d/2) δ < δ leaves the
+    # HCDR empty. Pushing μ_N out instead: f_N(0) = peak_N exp(−½ c² q_N) ≤ (2π)^(-d/2) δ.
+    quad_n = float(means[n - 1] @ np.linalg.solve(covs[n - 1], means[n - 1]))
+    quad_needed = 2.0 * (_log_peak(covs[n - 1]) - math.log(delta)) + d * LOG_2PI
+    means *= math.sqrt(max(1.0, quad_needed / quad_n))
+    return GaussianStates(probs=p, means=means, covariances=covs)
+
+
+def corollary_4_2_1_construction(
+    dim: int, delta: float, probs_per_input: np.ndarray
+) -> list[GaussianStates]:
+    """Appendix C.2: inputs X_1..X_S, each A(X_j) built as in C.1 (probs_per_input (S, N)).
+
+    An estimator minimising the expected L2 loss over all inputs minimises it at each X_j
+    (the loss is a sum over inputs), so it outputs 0 at every X_j and hallucinates at each.
+    """
+    table = as_finite_array(probs_per_input, "probs_per_input", ndim=2)
+    if table.shape[0] == 0:
+        raise ValueError("probs_per_input must list at least one input")
+    return [theorem_4_1_construction(table.shape[1], dim, delta, row) for row in table]
 
 
 def theorem_4_2_construction(
     n_states: int, dim: int, delta: float, epsilon: float, probs: np.ndarray, scale_c: float = 2.0
 ) -> GaussianStates:
     """Appendix C.3: N (even) unit-covariance states; every estimate within ε of 0 hallucinates.
+
+    δ must lie below the unit Gaussian's peak (2π)^(-d/2), or every HCDR would be empty.
 
     Needs Σ p_i μ_i = 0 and ‖μ_i‖ ≥ R := √(−2 ln δ) + ε, since then for ‖a‖ ≤ ε
     f_i(a) ≤ exp(−½(‖μ_i‖ − ε)²) ≤ δ. The paper pairs i with N − i (1-based), which reaches the
@@ -90,8 +131,9 @@ def theorem_4_2_construction(
     if check_positive(scale_c, "scale_c") <= 1.0:
         raise ValueError(f"scale_c must be > 1, got {scale_c!r}")
     p = _positive_probs(probs, n)
-    # For δ > 1 the bound f_i ≤ 1 < δ holds anywhere, so the log term is clipped at 0.
-    radius = math.sqrt(max(-2.0 * math.log(delta), 0.0)) + eps
+    covs = _state_covariances(None, n, d)
+    _require_nonempty_hcdrs(covs, delta)  # δ < (2π)^(-d/2), hence −2 ln δ > 0
+    radius = math.sqrt(-2.0 * math.log(delta)) + eps
     u = np.ones(d) / math.sqrt(d)
     means = np.zeros((n, d))
     for i in range(n // 2):
@@ -99,7 +141,6 @@ def theorem_4_2_construction(
         w = max(p[i], p[j])
         means[i] = scale_c * radius * (w / p[i]) * u
         means[j] = -scale_c * radius * (w / p[j]) * u
-    covs = np.broadcast_to(np.eye(d), (n, d, d)).copy()
     return GaussianStates(probs=p, means=means, covariances=covs)
 
 

@@ -76,14 +76,22 @@ def theorem_d1_construction(
     """States N(e_i, v I_C), i = 1..C, with uniform probabilities (Appendix D).
 
     Default v: 0.99 × theorem_d1_max_variance (1% inside the exact boundary so that float
-    rounding cannot flip f_i(p_X) ≤ δ), or the paper's value when every v is valid. A given
-    `variance` is used as is: check it with theorem_d1_log_density_at_optimum.
+    rounding cannot flip f_i(p_X) ≤ δ). When every v is valid, the paper's value, capped at
+    0.99 × the largest v whose peak density (2π v)^(-C/2) still exceeds δ (else every HCDR is
+    empty and the claim vacuous). A given `variance` is used as is but must keep that peak > δ.
     """
     n, d = _check_inputs(n_classes, delta)
+    peak_limit = d ** (-2.0 / n) / (2.0 * math.pi)  # (2π v)^(-C/2) > δ ⇔ v < peak_limit
     if variance is None:
         v_max = theorem_d1_max_variance(n, d)
-        variance = 0.99 * v_max if math.isfinite(v_max) else theorem_d1_paper_variance(n, d)
+        paper = min(theorem_d1_paper_variance(n, d), 0.99 * peak_limit)
+        variance = 0.99 * v_max if math.isfinite(v_max) else paper
     v = check_positive(variance, "variance")
+    if v >= peak_limit:
+        raise ValueError(
+            f"variance {v:.6g} gives peak density (2π v)^(-C/2) <= delta = {d:.6g}: every HCDR "
+            f"would be empty; use a variance below {peak_limit:.6g}"
+        )
     return GaussianStates(
         probs=np.full(n, 1.0 / n),
         means=np.eye(n),
