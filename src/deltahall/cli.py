@@ -20,7 +20,8 @@ EPILOG = """examples:
   deltahall coin-report                     Figure 3 and the summary from the tracked histories
   deltahall clip-train                      train the small CLIP embedder on data/images
   deltahall detector                        fit, measure and register the HCDR detector
-  deltahall t2i-train                       fine-tune the text-to-image UNet per seed, tracked
+  deltahall t2i-pretrain                    pretrain the small text-to-image UNet on all classes
+  deltahall t2i-train                       fine-tune that base per seed on the fitted classes
   deltahall t2i-report                      Figures 5 and 6 and the loss-vs-rate claim (t2i, §6.3)
   deltahall qa-pretrain                     build and pretrain the tiny Qwen2 base (QA, §6.2)
   deltahall qa-train                        LoRA fine-tune every (epochs, seed) cell, tracked
@@ -122,9 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_params(
         sub.add_parser(
+            "t2i-pretrain",
+            help="train the base UNet on every class of the dataset (as SD is pretrained), "
+            "judged at epoch 0 and each epoch on the t2i prompts; nothing to do when "
+            "t2i.model.pretrained is set (stage t2i_pretrain)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
             "t2i-train",
-            help="fine-tune the text-to-image UNet per seed; "
-            "every epoch generate, judge with the registered "
+            help="fine-tune the t2i_pretrain base per seed on images.classes; at epoch 0 "
+            "and every epoch generate, judge with the registered "
             "detector, log (stage t2i_train)",
         )
     )
@@ -242,6 +251,7 @@ STAGE_CALLS = {
     "coin-report": ("deltahall.coin.report", "run_coin_report"),
     "clip-train": ("deltahall.vision.clip_train", "run_clip_train"),
     "detector": ("deltahall.detector.stage", "run_detector"),
+    "t2i-pretrain": ("deltahall.t2i.pretrain", "run_t2i_pretrain"),
     "t2i-train": ("deltahall.t2i.stage", "run_t2i_train"),
     "t2i-report": ("deltahall.t2i.report", "run_t2i_report"),
     "qa-pretrain": ("deltahall.qa.qa_pretrain", "run_qa_pretrain"),

@@ -63,6 +63,8 @@ DETECTOR_PLOTS = Path("plots/detector")
 # text-to-image (paper §6.3)
 T2I_OUTPUTS, T2I_METRICS, T2I_PLOTS = Path("outputs/t2i"), Path("metrics/t2i"), Path("plots/t2i")
 T2I_HISTORY = T2I_PLOTS / "history.csv"
+T2I_BASE = Path("outputs/t2i_base")  # t2i_pretrain's UNet, where every fine-tuning starts
+T2I_PRETRAIN_HISTORY = T2I_PLOTS / "pretrain_history.csv"
 
 # Theorem 5.1's bound against Monte Carlo (paper §5)
 THEORY_METRICS = Path("metrics/theory/bound_vs_mc.json")

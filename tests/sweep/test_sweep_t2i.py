@@ -26,12 +26,16 @@ def test_t2i_study_needs_the_detector_then_tracks_every_trial(
     assert "outputs/clip" in capsys.readouterr().err
 
     assert main(["clip-train"]) == 0 and main(["detector"]) == 0
+    assert main(["sweep", "--experiment", "t2i"]) == 2  # trials fine-tune the pretrained base
+    assert "run the t2i_pretrain stage first" in capsys.readouterr().err
+    assert main(["t2i-pretrain"]) == 0
     assert main(["sweep", "--experiment", "t2i"]) == 0
     trials = pd.read_csv(workdir / "outputs/sweep/t2i/trials.csv")
     assert list(trials["number"]) == [0, 1] and set(trials["state"]) == {"COMPLETE"}
     assert trials["rate"].between(0, 1).all()
     history = pd.read_csv(workdir / "plots/sweep/t2i_history.csv")
     assert history.groupby("trial")["epoch"].max().tolist() == trials["epochs"].tolist()
+    assert (history["epoch"] == 0).sum() == len(trials)  # every trial logs the base as epoch 0
 
     study = load_existing_study("sqlite:///outputs/sweep/t2i/optuna.db", "deltahall-t2i")
     k_images = params["t2i"]["sample"]["k"] * len(params["t2i"]["prompts"])

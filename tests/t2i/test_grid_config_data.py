@@ -98,4 +98,5 @@ def test_afhq_images_are_read_per_batch(tmp_path: Path):
     images = load_train_images("afhq", tmp_path, ["cat", "dog"], 16)
     assert images.pixels is None and images.labels.tolist() == [0, 0, 1, 1]
     batch = images.load(np.array([1, 2]))
-    assert batch.shape == (2, 3, 16, 16) and batch[0].max() == 0.0 and batch[1].min() == 1.0
+    assert batch.shape == (2, 3, 16, 16) and batch[0].max() == 0.0
+    assert batch[1].min() == pytest.approx(1.0)  # antialiased resizing rounds in float32

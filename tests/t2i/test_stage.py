@@ -24,9 +24,10 @@ def imagework(workdir: Path) -> Path:
     return workdir
 
 
-def _t2i_runs(uri: str) -> pd.DataFrame:
+def _t2i_runs(uri: str, stage: str = "t2i_train") -> pd.DataFrame:
     mlflow.set_tracking_uri(uri)
-    return mlflow.search_runs(experiment_names=["t2i"], order_by=["start_time ASC"])
+    runs = mlflow.search_runs(experiment_names=["t2i"], order_by=["start_time ASC"])
+    return runs[runs["tags.deltahall.stage"] == stage].reset_index(drop=True)
 
 
 def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
@@ -38,12 +39,26 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
     assert "run the detector stage first" in capsys.readouterr().err
     assert not (imagework / "plots" / "t2i").exists() and not (imagework / "outputs/t2i").exists()
     assert main(["detector"]) == 0
+    # Fine-tuning starts from the pretrained base: without it, the same.
+    assert main(["t2i-train"]) == 2
+    assert "run the t2i_pretrain stage first" in capsys.readouterr().err
+    assert not (imagework / "outputs/t2i").exists()
+    assert main(["t2i-pretrain"]) == 0
+    pretrain = json.loads((imagework / "metrics/t2i/pretrain.json").read_text())
+    assert set(pretrain["rate_by_prompt"]) == set(PROMPTS) and pretrain["n_images"] > 1000
+    assert len(pretrain["classes"]) == 10  # all ten digits, not only the fitted two
+    base = pd.read_csv(imagework / "plots/t2i/pretrain_history.csv")
+    assert base["epoch"].tolist() == [0, 1]
+    assert (imagework / "outputs/t2i_base/unet/config.json").exists()
+    assert _t2i_runs(mlflow_uri, "t2i_pretrain")["status"].tolist() == ["FINISHED"]
     assert main(["t2i-train"]) == 0
     out = capsys.readouterr().out
     assert "[t2i-train] seed 0 epoch 2/2 train/loss " in out
 
     history = pd.read_csv(imagework / "plots/t2i/history.csv")
-    assert history[["seed", "epoch"]].values.tolist() == [[0, 1], [0, 2]]
+    assert history[["seed", "epoch"]].values.tolist() == [[0, 0], [0, 1], [0, 2]]
+    # epoch 0 is the base itself: its samples (same seeds) are judged as in t2i_pretrain
+    assert history["val/hall_rate"].iloc[0] == pytest.approx(base["val/hall_rate"].iloc[-1])
     assert {f"val/hall_rate/{p}" for p in PROMPTS} <= set(history.columns)
     assert history["val/hall_rate"].between(0, 1).all()
     runs = _t2i_runs(mlflow_uri)
@@ -54,9 +69,9 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
     client = MlflowClient()
     for metric in ("train/loss", "val/hall_rate", "val/mean_hall/mixed_high"):
         logged = client.get_metric_history(run["run_id"], metric)
-        assert [m.step for m in logged] == [1, 2]  # step = epoch
+        assert [m.step for m in logged] == [0, 1, 2]  # step = epoch
         assert [m.value for m in logged] == pytest.approx(history[metric].tolist())
-    for epoch in (1, 2):
+    for epoch in (0, 1, 2):
         names = {
             Path(a.path).name
             for a in client.list_artifacts(run["run_id"], f"grids/epoch{epoch:03d}")
@@ -71,8 +86,14 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
     summary = json.loads((imagework / "metrics/t2i/summary.json").read_text())
     assert summary["seeds"] == 1 and summary["epochs"] == 2
     assert summary["train/loss"]["first"][0] == pytest.approx(history["train/loss"].iloc[0])
+    floor = json.loads((imagework / "metrics/detector.json").read_text())["real_floor"]["all"]
+    assert summary["real_heldout_rate"] == floor["rate"]
+    assert summary["base_rate"]["all"] == pytest.approx(history["val/hall_rate"].iloc[0])
+    last = summary["excess_rate_by_epoch"][-1]
+    assert last["excess"] == pytest.approx(history["val/hall_rate"].iloc[-1] - floor["rate"])
+    assert {"slope", "low", "high"} <= set(summary["rate_loss_slope"]) and summary["verdict"]
 
-    # A crash in epoch 2: the run ends FAILED and epoch 1 is kept, in the file and in MLflow.
+    # A crash in epoch 1: the run ends FAILED and epoch 0 is kept, in the file and in MLflow.
     calls = {"n": 0}
     real = t2i_run.generate
 
@@ -86,14 +107,16 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
     with pytest.raises(RuntimeError, match="boom"):
         main(["t2i-train"])
     crashed = pd.read_csv(imagework / "plots/t2i/history.csv")
-    assert crashed["epoch"].tolist() == [1]
+    assert crashed["epoch"].tolist() == [0]
     runs = _t2i_runs(mlflow_uri)
     assert runs["status"].tolist() == ["FINISHED", "FAILED"]
-    assert [m.step for m in client.get_metric_history(runs.iloc[1]["run_id"], "train/loss")] == [1]
+    assert [m.step for m in client.get_metric_history(runs.iloc[1]["run_id"], "train/loss")] == [0]
 
 
 def test_t2i_without_clip_names_the_missing_stage(imagework: Path, capsys):
     assert main(["t2i-train"]) == 2
+    assert "run the clip_train stage first" in capsys.readouterr().err
+    assert main(["t2i-pretrain"]) == 2
     assert "run the clip_train stage first" in capsys.readouterr().err
     assert main(["t2i-report"]) == 2
     assert "run the t2i_train stage first" in capsys.readouterr().err

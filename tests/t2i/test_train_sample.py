@@ -57,7 +57,7 @@ def _run(context: T2IContext, seed: int, **train) -> list[dict]:
     result = train_t2i_run(
         cfg, seed, context, on_epoch=lambda e, m, s: seen.append((e, sorted(s), s["any"].images))
     )
-    assert [e for e, _, _ in seen] == [1, 2, 3][: cfg.train.epochs]
+    assert [e for e, _, _ in seen] == [0, 1, 2, 3][: cfg.train.epochs + 1]  # 0: untrained
     assert all(names == ["any", "bright"] for _, names, _ in seen)
     assert (
         seen[-1][2].shape == (3, 3, 8, 8) and 0.0 <= seen[-1][2].min() <= seen[-1][2].max() <= 1.0

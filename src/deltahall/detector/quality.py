@@ -8,6 +8,7 @@ import numpy as np
 
 from deltahall.detector.fit import HCDRDetector
 from deltahall.stats import bootstrap_ci
+from deltahall.theory import hcdr_thresholds, outside_hcdr_union
 
 
 def coverage(
@@ -35,6 +36,38 @@ def flagged_rate(
     """Share of embeddings outside every class's HCDR, with a bootstrap CI."""
     flags = detector.predict(embeddings)["hallucinated"].astype(float)
     return bootstrap_ci(flags, n_boot=n_boot, seed=seed)
+
+
+def cross_calibrated_flags(
+    det: HCDRDetector, held: list[np.ndarray], quantile: float, seed: int
+) -> list[np.ndarray]:
+    """Flags (True = outside every HCDR) of each class's held-out embeddings `held[c]`, each
+    judged with thresholds calibrated on the *other* half of the held-out images (2-fold).
+
+    The registered thresholds are quantiles of these very images, so their own flagged rate is
+    ~quantile by construction; a fresh real image's rate — the floor a generator is compared
+    with (issue 13) — must come from thresholds it did not shape.
+    """
+    rng = np.random.default_rng(seed)
+    logd = [det.log_densities(e) for e in held]  # (n_c, C) each
+    halves = [np.array_split(rng.permutation(len(x)), 2) for x in logd]
+    flags = [np.zeros(len(x), dtype=bool) for x in logd]
+    for fold in (0, 1):
+        calibration = [x[h[1 - fold], c] for c, (x, h) in enumerate(zip(logd, halves))]
+        thresholds = hcdr_thresholds(calibration, quantile)
+        for c, (x, h) in enumerate(zip(logd, halves)):
+            flags[c][h[fold]] = outside_hcdr_union(x[h[fold]], thresholds)
+    return flags
+
+
+def real_floor(flags: list[np.ndarray], class_names: list[str], n_boot: int, seed: int) -> dict:
+    """Per class and pooled: flagged count, n, and the rate with its bootstrap CI."""
+    out = {}
+    for name, f in [*zip(class_names, flags), ("all", np.concatenate(flags))]:
+        rate, low, high = bootstrap_ci(f.astype(float), n_boot, seed=seed)
+        out[name] = {"flagged": int(f.sum()), "n": int(f.size), "rate": rate}
+        out[name].update(low=low, high=high)
+    return out
 
 
 def mix_images(images_a: np.ndarray, images_b: np.ndarray, weight_b: float) -> np.ndarray:

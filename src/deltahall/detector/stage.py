@@ -98,6 +98,13 @@ def run_detector(params: Params) -> dict:
         metrics["flagged/unseen_classes"] = quality.flagged_rate(
             det, embeddings[unseen], cfg.n_boot, seed
         )[0]
+    floor = quality.real_floor(
+        quality.cross_calibrated_flags(det, [fitted[r] for r in held], cfg.quantile, seed),
+        params.images.classes,
+        cfg.n_boot,
+        seed,
+    )
+    metrics.update({f"floor/{c}": v["rate"] for c, v in floor.items()})
     curve = interpolation_curve(
         det, clip, images, params.images.classes, cfg.mix_weights, cfg.n_boot, seed
     )
@@ -112,6 +119,9 @@ def run_detector(params: Params) -> dict:
         "coverage_target": target,
         "registered_model": name,
         "passes_coverage": champion,
+        "n_heldout": {c: int(r.size) for c, r in zip(params.images.classes, held)},
+        # real held-out images judged with thresholds from the other half: the t2i floor
+        "real_floor": floor,
         "interpolation": curve,
     }
     run_params = {

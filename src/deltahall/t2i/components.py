@@ -13,15 +13,23 @@ from deltahall.vision.clip import text_token_states, tokenize
 
 
 class PixelCodec:
-    """Images in [0, 1] <-> the [-1, 1] pixel space the small UNet denoises."""
+    """Images in [0, 1] <-> the [-1, 1] pixel space the small UNet denoises. `grey`: one
+    channel is denoised (the RGB mean) and decoded by repeating it to RGB, exactly as real
+    grey images are made RGB (vision/images.py:upsample), so no colour noise sets them apart."""
+
+    def __init__(self, grey: bool = False):
+        self.grey = grey
+        self.channels = 1 if grey else 3
 
     def encode(
         self, images: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        return images * 2.0 - 1.0
+        pixels = images.mean(dim=1, keepdim=True) if self.grey else images
+        return pixels * 2.0 - 1.0
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return ((latents.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+        images = ((latents.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+        return images.repeat(1, 3, 1, 1) if self.grey else images
 
     def to(self, device: torch.device, dtype: torch.dtype) -> PixelCodec:
         return self

@@ -30,7 +30,9 @@ class T2IModelConfig(Strict):
     pretrained: str
     revision: str  # hub revision of `pretrained`; "" = default branch
     local_files_only: bool  # never download unless a profile says so
-    # The small UNet (ignored when `pretrained` is set).
+    # The small UNet (ignored when `pretrained` is set). grey: it denoises one channel,
+    # decoded to RGB as real grey images are (digits); else three.
+    grey: bool
     block_out_channels: list[int] = Field(min_length=1, max_length=4)
     layers_per_block: int = Field(ge=1, le=4)
     attention_head_dim: int = Field(ge=1, le=256)
@@ -84,6 +86,11 @@ class T2IConfig(Strict):
     prompts: list[PromptConfig] = Field(min_length=1)
     detector_alias: str = Field(min_length=1)  # models:/<name>@<alias>
     model: T2IModelConfig
+    # t2i_pretrain: the small UNet trained on every class of the dataset before `train`
+    # fine-tunes it on images.classes, as SD is pretrained before §6.3 (unused when
+    # model.pretrained names a pretrained UNet).
+    pretrain: T2ITrainConfig
+    pretrain_seed: int  # the base's one training seed (t2i.seeds are the fine-tuning runs')
     train: T2ITrainConfig
     sample: T2ISampleConfig
     eval: T2IEvalConfig

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deltahall.vision.images import fitted_rows, load_image_set
+from deltahall.vision.images import fitted_rows, load_image_set, read_rgb
 
 _SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -32,14 +32,7 @@ class TrainImages:
         """(b, 3, H, W) float32 in [0, 1] for the given row indices."""
         if self.pixels is not None:
             return self.pixels[rows]
-        from PIL import Image
-
-        out = []
-        for r in np.asarray(rows):
-            with Image.open(self.files[r]) as img:
-                rgb = img.convert("RGB").resize((self.resolution, self.resolution), Image.BICUBIC)
-            out.append(np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0)
-        return np.stack(out)
+        return np.stack([read_rgb(self.files[r], self.resolution) for r in np.asarray(rows)])
 
 
 def load_train_images(

@@ -42,3 +42,17 @@ def save_png(grid: np.ndarray, path: Path, scale: int = 1) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(path)
     return path
+
+
+def write_grids(samples: dict, folder: Path, epoch: int) -> list[Path]:
+    """One PNG per prompt ({name: t2i.run.PromptSamples}); tiles are enlarged to ≥ 64 px so
+    8×8 digits stay visible."""
+    grids = []
+    for name, s in samples.items():
+        scale = max(1, 64 // s.images.shape[-1])
+        grids.append(
+            save_png(
+                image_grid(s.images, flags=s.flags), folder / f"epoch{epoch:03d}_{name}.png", scale
+            )
+        )
+    return grids

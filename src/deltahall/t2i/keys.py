@@ -4,6 +4,7 @@ metric: compute it in run.py (or evaluate.py) and name it here."""
 
 from __future__ import annotations
 
+EXPERIMENT = "t2i"  # the MLflow experiment of t2i_pretrain and t2i_train
 TRAIN_LOSS, FIXED_NOISE_LOSS = "train/loss", "train/loss_fixed_noise"
 HALL_RATE, MEAN_HALL = "val/hall_rate", "val/mean_hall"  # per image; estimator-level test
 EPOCH_TIME = "time/epoch_s"

@@ -22,10 +22,11 @@ def small_unet(cfg: T2IModelConfig, resolution: int, cross_attention_dim: int):
     from diffusers import UNet2DConditionModel
 
     n = len(cfg.block_out_channels)
+    channels = 1 if cfg.grey else 3
     return UNet2DConditionModel(
         sample_size=resolution,
-        in_channels=3,
-        out_channels=3,
+        in_channels=channels,
+        out_channels=channels,
         block_out_channels=tuple(cfg.block_out_channels),
         layers_per_block=cfg.layers_per_block,
         down_block_types=("CrossAttnDownBlock2D",) * (n - 1) + ("DownBlock2D",),
@@ -53,8 +54,8 @@ def build_small_model(
         small_unet(cfg, resolution, width),
         scheduler,
         OpenClipText(clip_model, context_length),
-        PixelCodec(),
-        3,
+        PixelCodec(cfg.grey),
+        1 if cfg.grey else 3,
         resolution,
     )
 

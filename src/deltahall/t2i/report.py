@@ -1,112 +1,44 @@
 """`deltahall t2i-report`: Figures 5 and 6 of the paper from the tracked history, and the
-measured claim "the loss falls while the δ-hallucination rate does not converge".
+measured claim against the real-image floor (t2i/claim.py).
 
 Reads plots/t2i/history.csv, the file mirror of the per-seed MLflow runs (same metric names,
-step = epoch). Error bars are bootstrap CIs across seeds (deltahall.stats.bootstrap_ci): the
-seed-to-seed spread, which is what "not one curve" asks for.
-Figure 5: hallucination rate (green, left axis) and training loss (blue, right axis) per epoch.
-Figure 6: per prompt, the per-image rate and the estimator-level verdict per epoch.
+step = epoch; epoch 0 = the pretrained base), and the detector's real floor
+(metrics/detector.json: real held-out images judged with thresholds they did not shape).
+Figures: t2i/figures.py.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.stats import bootstrap_ci
-from deltahall.t2i import keys
+from deltahall.t2i import claim, keys
+from deltahall.t2i.figures import figure5, figure6
 
 
-def seed_band(history: pd.DataFrame, metric: str, n_boot: int, level: float) -> pd.DataFrame:
-    """Per epoch: mean over seeds and its bootstrap CI across seeds."""
-    rows = []
-    for epoch, group in history.groupby("epoch"):
-        est, low, high = bootstrap_ci(group[metric].to_numpy(), n_boot, level, seed=int(epoch))
-        rows.append({"epoch": epoch, "mean": est, "low": low, "high": high})
-    return pd.DataFrame(rows)
+def _excess_by_epoch(history, metric, floor, n_boot, level) -> list[dict]:
+    flags = claim.floor_flags(floor)
+    return [
+        {"epoch": int(e), **claim.excess(g[metric].to_numpy(), flags, n_boot, level, int(e))}
+        for e, g in history.groupby("epoch")
+    ]
 
 
-def _errorbar(ax, band: pd.DataFrame, color: str, label: str, **kw) -> None:
-    yerr = np.vstack([band["mean"] - band["low"], band["high"] - band["mean"]]).clip(min=0)
-    ax.errorbar(band["epoch"], band["mean"], yerr=yerr, color=color, capsize=3, label=label, **kw)
+def _floor_of(prompt: str, floors: dict) -> dict:
+    """A class prompt's floor is its class's; any other prompt's is the pooled one."""
+    return floors.get(prompt, floors["all"])
 
 
-def figure5(history: pd.DataFrame, path: Path, n_boot: int, level: float) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for _, seed_rows in history.groupby("seed"):
-        ax.plot(seed_rows["epoch"], seed_rows[keys.HALL_RATE], color="C2", alpha=0.25, lw=1)
-    _errorbar(ax, seed_band(history, keys.HALL_RATE, n_boot, level), "C2", "hallucination rate")
-    ax.set(xlabel="epoch", ylabel="share outside every HCDR", ylim=(-0.02, 1.02))
-    right = ax.twinx()
-    _errorbar(right, seed_band(history, keys.TRAIN_LOSS, n_boot, level), "C0", "training loss")
-    right.set_ylabel("training loss (ε-MSE)")
-    n = history["seed"].nunique()
-    ax.set_title(
-        f"Figure 5: rate and loss per epoch ({n} seeds, {level:.0%} CI across seeds)", fontsize=9
-    )
-    lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(lines, [h.get_label() for h in lines], loc="center right", fontsize=8)
-    return _save(fig, path)
-
-
-def figure6(
-    history: pd.DataFrame, prompts: dict[str, str], path: Path, n_boot: int, level: float
-) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(prompts), figsize=(4 * len(prompts), 3.4), squeeze=False)
-    for ax, (name, text) in zip(axes[0], prompts.items()):
-        _errorbar(
-            ax,
-            seed_band(history, keys.per_prompt(keys.HALL_RATE, name), n_boot, level),
-            "C2",
-            "per-image rate",
-        )
-        verdict = history.groupby("epoch")[keys.per_prompt(keys.MEAN_HALL, name)].mean()
-        ax.plot(
-            verdict.index,
-            verdict.to_numpy(),
-            "s--",
-            color="C3",
-            ms=4,
-            label="mean embedding outside\n(share of seeds)",
-        )
-        ax.set(title=f"{name}: \u201c{text}\u201d", xlabel="epoch", ylim=(-0.02, 1.02))
-        ax.title.set_fontsize(9)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("share outside every HCDR")
-    fig.suptitle("Figure 6: hallucination rate per prompt", fontsize=10)
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in fig.axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def claim(history: pd.DataFrame, n_boot: int, level: float) -> dict:
-    """First/last epoch and change, mean over seeds with a CI across seeds, for loss and rate."""
+def measured_claim(
+    history: pd.DataFrame, floors: dict, prompts: list[str], n_boot: int, level: float
+) -> dict:
+    """First (epoch 0, the base) / last epoch and change, with CIs across seeds, for loss and
+    rate; the real floor; the excess over it per epoch (overall and per prompt); the slope of
+    rate on loss; and the verdict they support."""
     first, last = history["epoch"].min(), history["epoch"].max()
     by_seed = history.set_index(["seed", "epoch"])
     out: dict = {}
@@ -117,14 +49,47 @@ def claim(history: pd.DataFrame, n_boot: int, level: float) -> dict:
             k: list(bootstrap_ci(v.to_numpy(), n_boot, level, seed=i))
             for i, (k, v) in enumerate({"first": a, "last": b, "change": b - a}.items())
         }
-    half = history[history["epoch"] > (first + last) / 2]
-    # epoch-to-epoch fluctuation late in training (population std: 0, not NaN, for one epoch)
-    out[keys.HALL_RATE]["std_last_half"] = float(
-        half.groupby("seed")[keys.HALL_RATE].std(ddof=0).mean()
-    )
     out["loss_falls"] = out[keys.TRAIN_LOSS]["change"][2] < 0.0
-    out["rate_stays_above_zero"] = out[keys.HALL_RATE]["last"][1] > 0.0
+    base = by_seed.xs(first, level="epoch")
+    out["base_rate"] = {"all": out[keys.HALL_RATE]["first"][0]}
+    out["base_rate"].update(
+        {p: float(base[keys.per_prompt(keys.HALL_RATE, p)].mean()) for p in prompts}
+    )
+    out["real_heldout"] = floors["all"]
+    out["real_heldout_rate"] = floors["all"]["rate"]
+    out["real_heldout_rate_low"], out["real_heldout_rate_high"] = (
+        floors["all"]["low"],
+        floors["all"]["high"],
+    )
+    out["excess_rate_by_epoch"] = _excess_by_epoch(
+        history, keys.HALL_RATE, floors["all"], n_boot, level
+    )
+    out["by_prompt"] = {}
+    for p in prompts:
+        metric, floor = keys.per_prompt(keys.HALL_RATE, p), _floor_of(p, floors)
+        out["by_prompt"][p] = {
+            "real_heldout": floor,
+            "excess_rate_by_epoch": _excess_by_epoch(history, metric, floor, n_boot, level),
+        }
+    out["rate_loss_slope"] = claim.rate_loss_slope(history, n_boot, level, seed=0)
+    out["rate_stays_above_floor"] = out["excess_rate_by_epoch"][-1]["low"] > 0.0
+    out["verdict"] = claim.verdict(
+        out["excess_rate_by_epoch"][-1], out["rate_loss_slope"], out["loss_falls"]
+    )
     return out
+
+
+def _real_floors() -> dict:
+    try:
+        return json.loads(paths.DETECTOR_METRICS.read_text())["real_floor"]
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{paths.DETECTOR_METRICS} missing: run the detector stage first"
+        ) from None
+    except KeyError:
+        raise ValueError(
+            f"{paths.DETECTOR_METRICS} has no real_floor: rerun the detector stage"
+        ) from None
 
 
 def run_t2i_report(params: Params) -> dict:
@@ -133,31 +98,39 @@ def run_t2i_report(params: Params) -> dict:
         raise FileNotFoundError(f"{paths.T2I_HISTORY} missing: run the t2i_train stage first")
     history = pd.read_csv(paths.T2I_HISTORY)
     prompts = {p.name: p.text for p in cfg.prompts}
-    figure5(history, paths.T2I_PLOTS / "figures" / "figure5.png", cfg.eval.n_boot, cfg.eval.level)
-    figure6(
-        history,
-        prompts,
-        paths.T2I_PLOTS / "figures" / "figure6.png",
-        cfg.eval.n_boot,
-        cfg.eval.level,
-    )
+    n_boot, level = cfg.eval.n_boot, cfg.eval.level
+    measured = measured_claim(history, _real_floors(), list(prompts), n_boot, level)
+    figures = paths.T2I_PLOTS / "figures"
+    figure5(history, measured, figures / "figure5.png", n_boot, level)
+    figure6(history, prompts, measured, figures / "figure6.png", n_boot, level)
     summary = {
         "seeds": int(history["seed"].nunique()),
         "epochs": int(history["epoch"].max()),
-        "level": cfg.eval.level,
-        **claim(history, cfg.eval.n_boot, cfg.eval.level),
+        "level": level,
+        **measured,
     }
     (paths.T2I_METRICS / "summary.json").parent.mkdir(parents=True, exist_ok=True)
     (paths.T2I_METRICS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _print(summary)
+    return summary
+
+
+def _print(summary: dict) -> None:
     for metric in (keys.TRAIN_LOSS, keys.HALL_RATE):
         first, last, c = (summary[metric][k] for k in ("first", "last", "change"))
         print(
-            f"[t2i-report] {metric}: epoch 1 {first[0]:.4f} [{first[1]:.4f}, {first[2]:.4f}] "
-            f"-> last {last[0]:.4f} [{last[1]:.4f}, {last[2]:.4f}], change {c[0]:+.4f} "
-            f"[{c[1]:+.4f}, {c[2]:+.4f}]"
+            f"[t2i-report] {metric}: epoch 0 (base) {first[0]:.4f} [{first[1]:.4f}, "
+            f"{first[2]:.4f}] -> last {last[0]:.4f} [{last[1]:.4f}, {last[2]:.4f}], change "
+            f"{c[0]:+.4f} [{c[1]:+.4f}, {c[2]:+.4f}]"
         )
+    floor, slope = summary["real_heldout"], summary["rate_loss_slope"]
     print(
-        f"[t2i-report] loss falls: {summary['loss_falls']}; rate stays above zero: "
-        f"{summary['rate_stays_above_zero']}"
+        f"[t2i-report] real held-out images flagged {floor['rate']:.3f} "
+        f"[{floor['low']:.3f}, {floor['high']:.3f}]; excess by epoch "
+        + " ".join(f"{r['excess']:+.3f}" for r in summary["excess_rate_by_epoch"])
     )
-    return summary
+    print(
+        f"[t2i-report] slope of rate on loss {slope['slope']:+.3f} "
+        f"[{slope['low']:+.3f}, {slope['high']:+.3f}] ({slope['n_runs']} runs): "
+        f"{summary['verdict']}"
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import torch
 
@@ -18,25 +17,12 @@ from deltahall import paths
 from deltahall.config import Params
 from deltahall.seeding import derive_seed
 from deltahall.t2i import keys
-from deltahall.t2i.grid import image_grid, save_png
+from deltahall.t2i.grid import write_grids
 from deltahall.t2i.model import count_parameters
 from deltahall.t2i.run import PromptSamples, T2IContext, load_context, train_t2i_run
 from deltahall.tracking import EpochLogger, HistoryCsv, start_run
 
-EXPERIMENT = "t2i"
-
-
-def write_grids(samples: dict[str, PromptSamples], folder: Path, epoch: int) -> list[Path]:
-    """One PNG per prompt; tiles are enlarged to ≥ 64 px so 8×8 digits stay visible."""
-    grids = []
-    for name, s in samples.items():
-        scale = max(1, 64 // s.images.shape[-1])
-        grids.append(
-            save_png(
-                image_grid(s.images, flags=s.flags), folder / f"epoch{epoch:03d}_{name}.png", scale
-            )
-        )
-    return grids
+EXPERIMENT = keys.EXPERIMENT
 
 
 def run_t2i_train(params: Params) -> dict:

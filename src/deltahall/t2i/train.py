@@ -79,17 +79,19 @@ def train_epoch(
     batch_size: int,
     generator: torch.Generator,
 ) -> float:
-    """One pass over the images in a seeded order; returns the mean per-image loss."""
-    unet.train()
+    """One pass over the images in a seeded order; returns the mean per-image loss.
+    `optimizer=None`: the same pass without updates (epoch 0, the model as it starts)."""
+    unet.train(optimizer is not None)
     total, seen = 0.0, 0
     for idx in torch.randperm(len(images), generator=generator).split(batch_size):
         rows = idx.numpy()
         latents, noise, steps = _draw(model, images, rows, generator, accelerator.device)
-        with accelerator.autocast():
+        with accelerator.autocast(), torch.set_grad_enabled(optimizer is not None):
             loss = diffusion_loss(model, unet, latents, cond.states[cond.index[idx]], noise, steps)
-        accelerator.backward(loss)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        if optimizer is not None:
+            accelerator.backward(loss)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         total, seen = total + loss.item() * len(rows), seen + len(rows)
     return total / seen
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from deltahall.vision.images import resize_images
 
 # open_clip's image normalisation for OpenAI-trained towers; the small model uses it too.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -77,11 +78,10 @@ def embed_images(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray
     """(n, 3, H, W) in [0, 1] -> (n, embed_dim) raw image embeddings (float64)."""
     model.eval()
     size = model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else int(size)  # open_clip: int or (h, w)
     out = []
     for start in range(0, len(images), batch_size):
-        batch = torch.as_tensor(images[start : start + batch_size], dtype=torch.float32)
-        if tuple(batch.shape[-2:]) != tuple(size):
-            batch = F.interpolate(batch, size=tuple(size), mode="bilinear", align_corners=False)
+        batch = resize_images(images[start : start + batch_size], size)
         out.append(model.encode_image(normalise_images(batch)).double().numpy())
     return np.concatenate(out)
 

@@ -28,14 +28,27 @@ class ImageSet:
         return self.images[self.labels == self.class_names.index(name)]
 
 
-def upsample(images: np.ndarray, size: int) -> np.ndarray:
-    """(n, h, w) grey in [0, 1] -> (n, 3, size, size) by bilinear resizing (torch), RGB."""
+def resize_images(images, size: int):
+    """The one resize every image takes, real or generated, to a training or CLIP input size:
+    (n, c, h, w) float tensor or array -> (n, c, size, size) float32 tensor, bilinear with
+    antialiasing (which only acts when shrinking), clamped to [0, 1]. One path, so real and
+    generated images differ by content only, never by preprocessing (issue 13)."""
     import torch
     import torch.nn.functional as F
 
-    grey = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]
-    resized = F.interpolate(grey, size=(size, size), mode="bilinear", align_corners=False)
-    return resized.clamp(0.0, 1.0).repeat(1, 3, 1, 1).numpy()
+    batch = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    if tuple(batch.shape[-2:]) == (size, size):
+        return batch
+    resized = F.interpolate(
+        batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
+    return resized.clamp(0.0, 1.0)
+
+
+def upsample(images: np.ndarray, size: int) -> np.ndarray:
+    """(n, h, w) grey in [0, 1] -> (n, 3, size, size) RGB by `resize_images`."""
+    grey = np.ascontiguousarray(images, dtype=np.float32)[:, None]
+    return resize_images(grey, size).repeat(1, 3, 1, 1).numpy()
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -100,15 +113,17 @@ def afhq_files(root: Path, classes: tuple[str, ...], split: str = "train") -> li
     return out
 
 
-def _open_rgb(path: Path, image_size: int) -> np.ndarray:
+def read_rgb(path: Path, image_size: int) -> np.ndarray:
+    """One image file -> (3, size, size) float32 in [0, 1]: decoded at its own resolution,
+    then resized by `resize_images`, as generated images are."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
-            rgb = img.convert("RGB").resize((image_size, image_size), Image.BICUBIC)
+            rgb = np.asarray(img.convert("RGB"), dtype=np.float32).transpose(2, 0, 1) / 255.0
     except (OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"{path}: not a readable image ({err})") from None
-    return np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    return resize_images(rgb[None], image_size)[0].numpy()
 
 
 def load_afhq(
@@ -117,7 +132,7 @@ def load_afhq(
     """AFHQ (Choi et al. 2020) as downloaded: <root>/<split>/<class>/*.(jpg|png). Paper profile."""
     images, labels = [], []
     for c, files in enumerate(afhq_files(root, tuple(classes), split)):
-        images.extend(_open_rgb(path, image_size) for path in files)
+        images.extend(read_rgb(path, image_size) for path in files)
         labels.extend([c] * len(files))
     return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(classes))
 
