@@ -20,6 +20,8 @@ EPILOG = """examples:
   deltahall coin-report                     Figure 3 and the summary from the tracked histories
   deltahall clip-train                      train the small CLIP embedder on data/images
   deltahall detector                        fit, measure and register the HCDR detector
+  deltahall world                           generate the world of facts; contamination report
+  deltahall facts                           Kalai et al.: errors on arbitrary facts vs singletons
   deltahall t2i-pretrain                    pretrain the small text-to-image UNet on all classes
   deltahall t2i-train                       fine-tune that base per seed on the fitted classes
   deltahall t2i-report                      Figures 5 and 6 and the loss-vs-rate claim (t2i, §6.3)
@@ -119,6 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
             "detector",
             help="fit the per-class HCDR detector, measure it, "
             "register it in MLflow (stage detector)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "world",
+            help="generate the world of people and facts from world: (corpus, evaluation in "
+            "TruthfulQA's format, fine-tuning pairs) and its contamination report (stage world)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "facts",
+            help="pretrain a tiny Qwen2 on the world's statements, ask every arbitrary fact: "
+            "error rate by mentions beside the singleton rate and Kalai's bound, calibration, "
+            "confidence-target scores (stage facts)",
         )
     )
     _add_params(
@@ -252,6 +269,8 @@ STAGE_CALLS = {
     "clip-train": ("deltahall.vision.clip_train", "run_clip_train"),
     "detector": ("deltahall.detector.stage", "run_detector"),
     "t2i-pretrain": ("deltahall.t2i.pretrain", "run_t2i_pretrain"),
+    "world": ("deltahall.world.stage", "run_world"),
+    "facts": ("deltahall.facts.stage", "run_facts"),
     "t2i-train": ("deltahall.t2i.stage", "run_t2i_train"),
     "t2i-report": ("deltahall.t2i.report", "run_t2i_report"),
     "qa-pretrain": ("deltahall.qa.qa_pretrain", "run_qa_pretrain"),

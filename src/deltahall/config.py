@@ -13,12 +13,14 @@ from typing import Any
 from pydantic import ValidationError, field_validator, model_validator
 
 from deltahall.coin.config import CoinConfig, CoinHiddenConfig, delta_near_an_atom
+from deltahall.facts.config import FactsConfig
 from deltahall.qa.config import QAConfig
 from deltahall.strict import Strict as _Strict
 from deltahall.sweep.config import SweepConfig
 from deltahall.t2i.config import T2IConfig
 from deltahall.theory_report.config import TheoryReportConfig
 from deltahall.vision.config import ClipConfig, DetectorConfig, ImagesConfig
+from deltahall.world.config import WorldConfig
 
 DEFAULT_PARAMS = Path("params.yaml")
 PROFILES_DIR = Path("profiles")
@@ -64,6 +66,8 @@ class Params(_Strict):
     sweep: SweepConfig
     t2i: T2IConfig
     theory: TheoryReportConfig
+    world: WorldConfig
+    facts: FactsConfig
 
     @model_validator(mode="after")
     def _delta_away_from_atoms(self) -> Params:

@@ -45,6 +45,10 @@ COIN_SENSITIVITY = COIN_PLOTS / "delta_sensitivity.csv"  # every N, with CIs acr
 
 # open-ended QA (paper §6.2)
 QA_OUTPUTS, QA_METRICS, QA_PLOTS = Path("outputs/qa"), Path("metrics/qa"), Path("plots/qa")
+QA_CONTAMINATION = QA_METRICS / "contamination.json"  # evaluation pairs in training text: 0
+WORLD_OUTPUTS, WORLD_METRICS = Path("outputs/world"), Path("metrics/world/summary.json")
+FACTS_OUTPUTS, FACTS_PLOTS = Path("outputs/facts"), Path("plots/facts")
+FACTS_METRICS = Path("metrics/facts/summary.json")
 QA_BASE = QA_OUTPUTS / "base"
 QA_BASE_SPEC = QA_BASE / "deltahall_base.json"  # what qa_pretrain made; qa_train checks it
 QA_PRETRAIN_HISTORY = QA_PLOTS / "pretrain_history.csv"

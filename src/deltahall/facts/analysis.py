@@ -1,0 +1,61 @@
+"""The facts experiment's numbers from per-fact outcomes (pure numpy; Kalai et al.).
+
+Per arbitrary fact: how often it was stated, the base model's answer, whether it is right and
+its probability. Out: accuracy and error (a wrong answer; the base never abstains) by
+mention bin with bootstrap CIs, the gate figure, calibration (ECE and reliability bins) and
+the confidence-target table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deltahall.facts.config import parse_bin
+from deltahall.stats import bootstrap_ci
+from deltahall.theory.kalai import confidence_target_scores, expected_calibration_error
+
+
+def _rate(flags: np.ndarray, n_boot: int, level: float, seed: int) -> dict:
+    if flags.size == 0:
+        return {"n": 0, "rate": None, "low": None, "high": None}
+    rate, low, high = bootstrap_ci(flags.astype(float), n_boot, level, seed)
+    return {"n": int(flags.size), "rate": rate, "low": low, "high": high}
+
+
+def in_bin(mentions: np.ndarray, label: str) -> np.ndarray:
+    low, high = parse_bin(label)
+    return (mentions >= low) & (mentions <= (np.inf if high is None else high))
+
+
+def error_by_mentions(
+    mentions: np.ndarray, correct: np.ndarray, bins: list[str], n_boot: int, level: float
+) -> dict[str, dict]:
+    wrong = ~np.asarray(correct, dtype=bool)
+    return {b: _rate(wrong[in_bin(mentions, b)], n_boot, level, i) for i, b in enumerate(bins)}
+
+
+def analyse_facts(
+    mentions: np.ndarray,
+    correct: np.ndarray,
+    confidence: np.ndarray,
+    bins: list[str],
+    gate_mentions: int,
+    targets: list[float],
+    ece_bins: int,
+    n_boot: int,
+    level: float,
+) -> dict:
+    mentions, correct = np.asarray(mentions), np.asarray(correct, dtype=bool)
+    ece, reliability = expected_calibration_error(confidence, correct, ece_bins)
+    seen_often = mentions >= gate_mentions
+    return {
+        "n_facts": int(mentions.size),
+        "hallucination_rate": _rate(~correct, n_boot, level, 100),
+        "error_rate_by_mentions": error_by_mentions(mentions, correct, bins, n_boot, level),
+        "accuracy_seen_often": _rate(correct[seen_often], n_boot, level, 101),
+        "ece_base": ece,
+        "reliability": reliability,
+        "confidence_targets": {
+            str(t): confidence_target_scores(confidence, correct, t) for t in targets
+        },
+    }

@@ -1,0 +1,156 @@
+"""Stage `facts` (Kalai et al. on the world): pretrain a tiny Qwen2 on the world's statements,
+ask it every arbitrary fact, and set its errors beside the singleton rate and Kalai's bound.
+
+Reads outputs/world (facts.csv, corpus.txt) and metrics/world/summary.json. Writes
+plots/facts/pretrain_history.csv, outputs/facts/answers.csv (one row per fact),
+metrics/facts/summary.json and plots/facts/{error_by_mentions, confidence_targets,
+reliability}.png; MLflow experiment `facts`. Fails after writing them, naming the figure,
+when the base's accuracy on facts stated >= facts.gate.mentions times is below the gate.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import torch
+
+from deltahall import paths
+from deltahall.config import Params
+from deltahall.facts.analysis import analyse_facts
+from deltahall.facts.figures import write_figures
+from deltahall.seeding import derive_seed, seed_everything
+from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.world.vocab import ATTRIBUTES
+
+
+class GateError(ValueError):  # one line from the CLI, exit 2
+    pass
+
+
+def _load_world() -> tuple[list[dict], list[str], dict]:
+    folder = paths.WORLD_OUTPUTS
+    if not (folder / "facts.csv").exists() or not paths.WORLD_METRICS.exists():
+        raise FileNotFoundError(f"{folder}/facts.csv missing: run the world stage first")
+    with (folder / "facts.csv").open(encoding="utf-8") as fh:
+        facts = list(csv.DictReader(fh))
+    corpus = (folder / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    return facts, corpus, json.loads(paths.WORLD_METRICS.read_text())
+
+
+def _pretrain(params: Params, corpus: list[str], run) -> tuple:
+    from deltahall.facts.ask import pretrain_on_text
+    from deltahall.qa.model import build_tiny_qwen2, build_tokenizer
+
+    cfg, m = params.facts, params.facts.model
+    tokenizer = build_tokenizer(corpus, m.vocab_size)
+    model = build_tiny_qwen2(
+        tokenizer,
+        m.hidden_size,
+        m.num_layers,
+        m.num_heads,
+        max_positions=m.max_positions,
+        seed=derive_seed("facts-init", cfg.seed),
+    )
+    seed_everything(derive_seed("facts-pretrain", cfg.seed))
+    columns = ["epoch", "train/loss", "time/epoch_s"]
+    with HistoryCsv(paths.FACTS_PLOTS / "pretrain_history.csv", columns) as history:
+        log = EpochLogger("[facts] pretrain", cfg.pretrain.epochs, ["train/loss"], run, history)
+        pretrain_on_text(
+            model,
+            tokenizer,
+            corpus,
+            cfg.pretrain.epochs,
+            cfg.pretrain.lr,
+            cfg.pretrain.batch_size,
+            derive_seed("facts-pretrain", cfg.seed),
+            log,
+        )
+    return model, tokenizer
+
+
+def run_facts(params: Params) -> dict:
+    from deltahall.facts.ask import cloze_answers
+
+    cfg = params.facts
+    facts, corpus, world = _load_world()
+    torch.set_num_threads(cfg.torch_threads)
+    by_name = {a.name: a for a in ATTRIBUTES}
+    asked = [f for f in facts if by_name[f["attribute"]].n_values == 1]
+    with start_run(
+        params, "facts", "facts", {"facts": cfg.model_dump()}, {"deltahall.stage": "facts"}
+    ) as run:
+        model, tokenizer = _pretrain(params, corpus, run)
+        prompts = [by_name[f["attribute"]].cloze(f["person"]) for f in asked]
+        answers = cloze_answers(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size)
+        correct = np.array(
+            [a.casefold() == f["values"].casefold() for (a, _), f in zip(answers, asked)]
+        )
+        mentions = np.array([int(f["mentions"]) for f in asked])
+        summary = analyse_facts(
+            mentions,
+            correct,
+            np.array([p for _, p in answers]),
+            cfg.mention_bins,
+            cfg.gate.mentions,
+            cfg.confidence_targets,
+            cfg.ece_bins,
+            cfg.n_boot,
+            cfg.ci_level,
+        )
+        summary["singleton_rate"] = world["singleton_rate"]
+        summary["share_stated_once"] = world["share_stated_once"]
+        summary["kalai_bound"] = world["kalai_bound"]
+        _write(asked, answers, correct, summary)
+        write_figures(summary, paths.FACTS_PLOTS)
+        run.log_metrics(_flat(summary))
+    _print(summary)
+    seen = summary["accuracy_seen_often"]
+    if seen["n"] and seen["rate"] < cfg.gate.min_accuracy:
+        raise GateError(
+            f"facts gate: base accuracy {seen['rate']:.3f} on the {seen['n']} facts stated >= "
+            f"{cfg.gate.mentions} times is below facts.gate.min_accuracy = "
+            f"{cfg.gate.min_accuracy} (metrics/facts/summary.json accuracy_seen_often)"
+        )
+    return summary
+
+
+def _write(asked, answers, correct, summary) -> None:
+    paths.FACTS_OUTPUTS.mkdir(parents=True, exist_ok=True)
+    with (paths.FACTS_OUTPUTS / "answers.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "mentions", "truth", "answer", "probability", "correct"])
+        for f, (a, p), ok in zip(asked, answers, correct):
+            writer.writerow([f["id"], f["mentions"], f["values"], a, f"{p:.6g}", int(ok)])
+    paths.FACTS_METRICS.parent.mkdir(parents=True, exist_ok=True)
+    paths.FACTS_METRICS.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+def _flat(summary: dict) -> dict[str, float]:
+    out = {
+        "ece_base": summary["ece_base"],
+        "singleton_rate": summary["singleton_rate"],
+        "hallucination_rate": summary["hallucination_rate"]["rate"],
+    }
+    for b, r in summary["error_rate_by_mentions"].items():
+        if r["rate"] is not None:
+            out[f"error_rate/mentions_{b.replace('+', 'plus')}"] = r["rate"]
+    for t, s in summary["confidence_targets"].items():
+        out[f"score/t_{t}"], out[f"abstain/t_{t}"] = s["score"], s["abstain_rate"]
+    return out
+
+
+def _print(summary: dict) -> None:
+    rates = " ".join(
+        f"{b}: {r['rate']:.3f}" for b, r in summary["error_rate_by_mentions"].items() if r["n"]
+    )
+    print(
+        f"[facts] error rate by mentions {rates}; singleton rate "
+        f"{summary['singleton_rate']:.3f} ({summary['share_stated_once']:.3f} of facts stated "
+        f"once); Kalai's bound {summary['kalai_bound']['value']:+.3f}; ECE "
+        f"{summary['ece_base']:.3f}",
+        flush=True,
+    )
+    for t, s in summary["confidence_targets"].items():
+        print(f"[facts] t = {t}: score {s['score']:+.3f}, abstains {s['abstain_rate']:.3f}")
