@@ -59,6 +59,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> SmallRun:
             ["sweep", "--experiment", "qa"],
             ["clip-train"],
             ["detector"],
+            ["t2i-pretrain"],
             ["sweep", "--experiment", "t2i"],
             ["sweep-analysis"],
             ["dashboard"],
