@@ -85,3 +85,28 @@ def test_too_small_a_class_is_named():
     labels[0] = 2
     with pytest.raises(ValueError, match="class 2 has 1 embeddings"):
         fit_detector(emb, labels, ["a", "b", "c"], FitSettings(), seed=0)
+
+
+def test_the_real_floor_flags_held_out_images_below_the_other_halfs_thresholds():
+    """2-fold cross-calibration on log-densities we set by hand: a class with a mass of
+    low-density images is flagged on exactly those; a smooth class near the 10 % quantile;
+    an image inside another class's HCDR is not flagged."""
+    from deltahall.detector.quality import cross_calibrated_flags, real_floor
+
+    class Stub:  # log f_c(x) = x[c]: the embeddings are their own log-densities
+        @staticmethod
+        def log_densities(embeddings):
+            return np.asarray(embeddings, dtype=float)
+
+    # class 0: 50 points at -1 and 50 at +1 in its own column; class 1's column far below
+    own = np.r_[np.full(50, -1.0), np.full(50, 1.0)]
+    held = [np.c_[own, np.full(100, -9.0)], np.c_[np.full(100, -9.0), np.linspace(0, 1, 100)]]
+    flags = cross_calibrated_flags(Stub(), held, 0.1, seed=0)
+    assert [f.shape for f in flags] == [(100,), (100,)]
+    # every threshold is -1 (a half holds >= 10 % of -1s) or between: -1s are never inside
+    assert flags[0][own < 0].all() and not flags[0][own > 0].any()
+    floor = real_floor(flags, ["a", "b"], 100, seed=0)
+    assert floor["a"]["flagged"] == 50 and floor["all"]["n"] == 200
+    assert 0.05 <= floor["b"]["rate"] <= 0.2  # a smooth class: about the quantile
+    held[0][own < 0, 1] = 0.5  # the low images of class 0 now lie inside class 1's HCDR
+    assert not cross_calibrated_flags(Stub(), held, 0.1, seed=0)[0].any()
