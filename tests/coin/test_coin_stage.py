@@ -101,7 +101,9 @@ def test_ctrl_c_ends_the_run_killed_with_one_line_and_no_traceback(workdir: Path
     import yaml
 
     raw = yaml.safe_load((workdir / "params.yaml").read_text())
-    raw["coin"]["train"]["epochs"] = 200  # long enough to be interrupted after its first epoch
+    # long enough that it is still running when the signal lands, even on a loaded machine
+    # (200 smoke epochs could finish between the first line and the signal: a flaky exit 0)
+    raw["coin"]["train"]["epochs"] = 5000
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
     assert main(["coin-data", "--n-choose", "2"]) == 0
     proc = subprocess.Popen(
@@ -110,7 +112,7 @@ def test_ctrl_c_ends_the_run_killed_with_one_line_and_no_traceback(workdir: Path
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert "epoch 1/200" in proc.stdout.readline()
+    assert "epoch 1/5000" in proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
