@@ -53,6 +53,14 @@ def _drop(path: tuple[str, ...]) -> Callable[[dict], None]:
     return edit
 
 
+def _both(*edits: Callable[[dict], None]) -> Callable[[dict], None]:
+    def edit(raw: dict) -> None:
+        for one in edits:
+            one(raw)
+
+    return edit
+
+
 # (id, edit of the params data, fragment the message must hold)
 PARAMS_CASES = [
     ("unknown-top-key", _set(("colour",), 1), "colour: unknown key"),
@@ -78,7 +86,14 @@ PARAMS_CASES = [
     ("qa-grid-repeat", _set(("qa", "grid", "epochs"), [2, 2]), "qa.grid"),
     ("qa-hidden-heads", _set(("qa", "model", "num_heads"), 3), "qa.model"),
     ("qa-val-0", _set(("qa", "val_fraction"), 0.0), "qa.val_fraction"),
-    ("qa-missing-file", _set(("qa", "questions_path"), "data/qa/none.jsonl"), "data/qa/none.jsonl"),
+    (
+        "qa-missing-file",
+        _both(
+            _set(("qa", "source"), "files"), _set(("qa", "questions_path"), "data/qa/none.jsonl")
+        ),
+        "data/qa/none.jsonl",
+    ),
+    ("qa-source", _set(("qa", "source"), "web"), "qa.source"),
     ("qa-negative-max", _set(("qa", "max_questions"), -1), "qa.max_questions"),
     ("qa-empty-targets", _set(("qa", "lora", "target_modules"), []), "qa.lora.target_modules"),
     ("qa-target-above-1", _set(("qa", "eval", "confidence_targets"), [1.5]), "confidence_targets"),

@@ -74,5 +74,37 @@ def test_facts_stage_writes_the_summary_and_the_gate_can_fail(
     _small(workdir, min_accuracy=1.0)  # two epochs cannot know every fact
     assert main(["facts"]) == 2
     err = capsys.readouterr().err
-    assert "facts gate: base accuracy" in err and "facts.gate.min_accuracy = 1.0" in err
+    assert (
+        "facts.gate.min_accuracy: base accuracy" in err and "facts.gate.min_accuracy = 1.0" in err
+    )
     assert (workdir / "metrics/facts/summary.json").exists()  # the figure it names is there
+
+
+def test_facts_sweep_sets_error_rate_beside_singleton_rate_across_worlds(
+    workdir: Path, mlflow_uri: str, capsys
+):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["facts"]["pretrain"]["epochs"] = 2
+    params["facts"]["sweep"] = {
+        "n_people": 20,
+        "singleton_shares": [0.0, 0.9],
+        "never": 0.1,
+        "often": 5,
+    }
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["facts-sweep"]) == 0
+    summary = json.loads((workdir / "metrics/facts/sweep.json").read_text())
+    none, most = summary["worlds"]
+    assert none["singleton_rate"] == 0.0  # no fact stated once: no singleton at all
+    assert none["share_stated_once"] == 0.0 and most["share_stated_once"] > 0.7
+    assert most["singleton_rate"] > 0.5  # nearly every statement is its fact's only one
+    for w in (none, most):
+        assert w["error_rate"]["n"] == 20 * 3 and 0 <= w["error_rate"]["rate"] <= 1
+        assert w["error_rate"]["low"] <= w["error_rate"]["rate"] <= w["error_rate"]["high"]
+    assert (workdir / "plots/facts/sweep.png").stat().st_size > 5_000
+    params["facts"]["sweep"]["singleton_shares"] = [0.0, 0.95]  # never 0.1: above 1 - never
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["facts-sweep"]) == 2
+    assert "facts.sweep: singleton_shares [0.95] must lie in [0, 1 - never]" in (
+        capsys.readouterr().err
+    )

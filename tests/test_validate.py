@@ -26,8 +26,12 @@ def _project(tmp_path: Path, monkeypatch, overlay: dict | None = None) -> Path:
 def test_good_inputs_pass_and_write_the_constant_stamp(tmp_path: Path, monkeypatch, capsys):
     _project(tmp_path, monkeypatch)
     assert main(["validate", "--stamp", "outputs/validate/ok"]) == 0
-    assert "inputs ok: data/qa/open_questions.jsonl" in capsys.readouterr().out
+    # qa.source: world reads what the world stage writes, so only the images are raw inputs
+    assert "inputs ok: data/images" in capsys.readouterr().out
     assert (tmp_path / "outputs/validate/ok").read_text() == "params and raw inputs validated\n"
+    _project(tmp_path / "files", monkeypatch, {"qa": {"source": "files"}})
+    assert main(["validate"]) == 0
+    assert "inputs ok: data/qa/open_questions.jsonl" in capsys.readouterr().out
 
 
 def test_a_truncated_afhq_image_is_named(tmp_path: Path, monkeypatch, capsys):

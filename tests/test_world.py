@@ -14,7 +14,7 @@ from deltahall.qa.schema import load_open_questions, load_truthfulqa
 from deltahall.theory.kalai import singleton_rate
 from deltahall.world.config import WorldConfig
 from deltahall.world.contamination import contamination
-from deltahall.world.generate import EVAL, FINETUNE, blend, generate_world
+from deltahall.world.generate import EVAL, FINETUNE, FORMAT, blend, generate_world
 from deltahall.world.vocab import ATTRIBUTES
 
 from params_helpers import section_with
@@ -60,14 +60,29 @@ def test_the_mention_distribution_sets_the_singletons():
 def test_questions_answers_and_falsehoods():
     world = generate_world(_cfg(n_people=40))
     two = [f for f in world.facts if len(f.values) == 2]
-    assert {f.split for f in two} == {FINETUNE, EVAL}
-    assert all(f.split == EVAL for f in world.facts if len(f.values) == 1)
+    assert {f.split for f in two} == {FINETUNE, EVAL, FORMAT}
+    assert {f.split for f in world.facts if len(f.values) == 1} == {EVAL, FORMAT}
     for f in world.facts:
         assert not set(f.incorrect) & set(f.values)
         assert f.person in f.question and f.question[-1] in "?."
     lived = next(f for f in two if f.attribute == "cities_lived")
     assert blend(*lived.values) in lived.incorrect  # e.g. "Lisbon" + "Riga" -> "Lisga"
     assert blend("Lisbon", "Riga") == "Lisga"
+
+
+def test_format_people_are_whole_people_and_change_no_other_draw():
+    world = generate_world(_cfg(n_people=40, qa_format_fraction=0.25))
+    split_of: dict[str, set[str]] = {}
+    for f in world.facts:
+        split_of.setdefault(f.person, set()).add(f.split)
+    taught = [p for p, splits in split_of.items() if FORMAT in splits]
+    assert len(taught) == 10 and all(split_of[p] == {FORMAT} for p in taught)
+    # the share moves people in or out of FORMAT, nothing else: the facts experiment's world
+    none = generate_world(_cfg(n_people=40, qa_format_fraction=0.0))
+    assert none.corpus == world.corpus and FORMAT not in {f.split for f in none.facts}
+    for a, b in zip(none.facts, world.facts):
+        assert (a.values, a.mentions, a.incorrect) == (b.values, b.mentions, b.incorrect)
+        assert b.split == FORMAT or b.split == a.split
 
 
 def test_same_seed_same_world_other_seed_other():
@@ -111,3 +126,13 @@ def test_world_stage_writes_files_the_qa_code_reads(workdir: Path, mlflow_uri: s
     corpus = (workdir / "outputs/world/corpus.txt").read_text().splitlines()
     assert len(corpus) == summary["n_sentences"]
     assert not any("?" in line for line in corpus)  # statements only
+    # the QA base's text: the statements and the FORMAT people's pairs, no evaluation question
+    from deltahall.qa.data import world_pretraining_text
+
+    text = world_pretraining_text()
+    lessons = text[len(corpus) :]
+    assert text[: len(corpus)] == corpus and lessons
+    assert all(t.startswith("Question: ") and "\nAnswer: " in t for t in lessons)
+    asked = {r.question for r in rows}
+    assert not any(t.split("\n")[0].removeprefix("Question: ") in asked for t in lessons)
+    assert report["sources"]["pretraining"]["n_lines"] == len(text)

@@ -22,6 +22,7 @@ EPILOG = """examples:
   deltahall detector                        fit, measure and register the HCDR detector
   deltahall world                           generate the world of facts; contamination report
   deltahall facts                           Kalai et al.: errors on arbitrary facts vs singletons
+  deltahall facts-sweep                     the same across worlds: error rate vs singleton rate
   deltahall t2i-pretrain                    pretrain the small text-to-image UNet on all classes
   deltahall t2i-train                       fine-tune that base per seed on the fitted classes
   deltahall t2i-report                      Figures 5 and 6 and the loss-vs-rate claim (t2i, §6.3)
@@ -136,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="pretrain a tiny Qwen2 on the world's statements, ask every arbitrary fact: "
             "error rate by mentions beside the singleton rate and Kalai's bound, calibration, "
             "confidence-target scores (stage facts)",
+        )
+    )
+    _add_params(
+        sub.add_parser(
+            "facts-sweep",
+            help="worlds differing only in the share of facts stated once (facts.sweep), a facts "
+            "base each: error rate against singleton rate across worlds (stage facts_sweep)",
         )
     )
     _add_params(
@@ -271,6 +279,7 @@ STAGE_CALLS = {
     "t2i-pretrain": ("deltahall.t2i.pretrain", "run_t2i_pretrain"),
     "world": ("deltahall.world.stage", "run_world"),
     "facts": ("deltahall.facts.stage", "run_facts"),
+    "facts-sweep": ("deltahall.facts.sweep", "run_facts_sweep"),
     "t2i-train": ("deltahall.t2i.stage", "run_t2i_train"),
     "t2i-report": ("deltahall.t2i.report", "run_t2i_report"),
     "qa-pretrain": ("deltahall.qa.qa_pretrain", "run_qa_pretrain"),

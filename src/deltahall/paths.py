@@ -53,7 +53,16 @@ QA_BASE = QA_OUTPUTS / "base"
 QA_BASE_SPEC = QA_BASE / "deltahall_base.json"  # what qa_pretrain made; qa_train checks it
 QA_PRETRAIN_HISTORY = QA_PLOTS / "pretrain_history.csv"
 QA_HISTORY = QA_PLOTS / "history.csv"  # one row per (epochs cell, seed, epoch); epoch 0 = base
-QA_ANSWERS = QA_OUTPUTS / "answers"  # per-question outputs of each cell's final epoch
+QA_ANSWERS = (
+    QA_OUTPUTS / "answers"
+)  # per-question outputs of each cell's final epoch and the base's
+
+
+def qa_answers(epoch: int, seed: int) -> Path:
+    """One seed's per-question answers at that epoch (0: the base before fine-tuning)."""
+    return QA_ANSWERS / f"e{epoch}-seed{seed}.csv"
+
+
 QA_REPORT = QA_PLOTS / "report"
 
 # images, the CLIP embedder and the HCDR detector (paper §6.3, Appendix B)

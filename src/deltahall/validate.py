@@ -22,8 +22,9 @@ def check_inputs(params: Params) -> list[str]:
     from deltahall.vision.images import DIGIT_NAMES, afhq_files, read_digits_arrays
 
     checked = []
-    load_qa_data(params.qa)
-    checked += [params.qa.questions_path, params.qa.truthfulqa_path]
+    if params.qa.source == "files":  # world: the world stage writes them (checked there)
+        load_qa_data(params.qa)
+        checked += [params.qa.questions_path, params.qa.truthfulqa_path]
     if params.images.dataset == "digits":
         read_digits_arrays(paths.DATA)
         _check_classes(params.images.classes, DIGIT_NAMES)

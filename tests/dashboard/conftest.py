@@ -55,6 +55,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> SmallRun:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         for args in (
             ["sweep", "--experiment", "coin"],
+            ["world"],
             ["qa-pretrain"],
             ["sweep", "--experiment", "qa"],
             ["clip-train"],

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from deltahall.qa.metrics import (
+    blended,
     confidence_target_scores,
     delta_hallucinated,
+    exact_match,
+    is_blend,
     max_resemblance,
     normalise_text,
     resemblance,
@@ -127,3 +130,20 @@ def test_metrics_over_every_real_truthfulqa_row() -> None:
     )
     assert np.array_equal(right.truthful, ~clash & (right.max_incorrect < 1.0))
     assert right.truthful.mean() > 0.95
+
+
+def test_exact_match_is_a_valid_answer_up_to_case_and_punctuation() -> None:
+    got = exact_match(["Lisbon.", "lisbon", "Lisbo", ""], [["Lisbon", "Oslo"]] * 4)
+    assert got.tolist() == [True, True, False, False]
+    with pytest.raises(ValueError, match="2 valid_answers"):
+        exact_match(["a"], [["a"], ["b"]])
+
+
+def test_blends_join_a_start_of_one_answer_to_an_end_of_the_other() -> None:
+    assert is_blend("Lislo", "Lisbon", "Oslo") and is_blend("Oson", "Lisbon", "Oslo")
+    assert is_blend("Lisga", "Riga", "Lisbon")  # the world's own blend, either order
+    assert not is_blend("Lisbon", "Lisbon", "Oslo")  # a valid answer is no blend
+    assert not is_blend("Porto", "Lisbon", "Oslo")  # a falsehood of another kind
+    assert not is_blend("Lo", "Lisbon", "Oslo")  # one letter of each is chance
+    got = blended(["Lislo", "Oslo", "Riga"], [["Lisbon", "Oslo"]] * 3)
+    assert got.tolist() == [True, False, False]

@@ -92,3 +92,12 @@ def test_tokenizer_fit_is_deterministic(truthfulqa_rows) -> None:
     texts = [f"{q} {a}" for q, a in corpus_pairs(truthfulqa_rows[:10])]
     first, second = (build_tokenizer(texts, vocab_size=300) for _ in range(2))
     assert first.backend_tokenizer.to_str() == second.backend_tokenizer.to_str()
+
+
+def test_prefix_space_gives_a_name_the_same_tokens_at_a_statement_start_and_in_a_question():
+    texts = ["Elio Yilmaz was born in Riga.", "Question: Where was Elio Yilmaz born?\nAnswer: Riga"]
+    for prefix_space, same in ((True, True), (False, False)):
+        tokenizer = build_tokenizer(texts * 20, 300, prefix_space=prefix_space)
+        opening = tokenizer.tokenize(texts[0])[:2]
+        inside = tokenizer.tokenize(texts[1])
+        assert (opening == inside[inside.index(opening[-1]) - 1 :][:2]) is same, opening

@@ -18,8 +18,10 @@ from deltahall.qa.qa_train import run_qa_train
 from deltahall.qa.report import run_qa_report
 from deltahall.raw_data import shipped_data_dir
 
-# The smoke overlay of the qa section (profiles/smoke.yaml), one torch thread for tests.
+# The smoke overlay of the qa section (profiles/smoke.yaml), one torch thread for tests; the
+# bundled files (the paper profile's source) unless a test says world.
 SMOKE_QA = {
+    "source": "files",
     "max_questions": 30,
     "max_truthfulqa": 10,
     "torch_threads": 1,
@@ -94,6 +96,7 @@ def test_three_stages_write_files_history_and_one_run_per_cell(qa_workdir, smoke
     assert (history["val/delta_hall_rate"] <= history["val/delta_hall_rate_high"]).all()
     answers = pd.read_csv("outputs/qa/answers/e2-seed0.csv")
     assert set(answers["split"]) == {"val", "truthfulqa"} and len(answers) == 6 + 10
+    assert Path("outputs/qa/answers/e0-seed0.csv").exists()  # the base's, for calibration
     assert json.loads(Path("metrics/qa/train.json").read_text())["e2-seed0"]["train/loss"] > 0
 
     runs = _runs("qa")
@@ -115,7 +118,37 @@ def test_three_stages_write_files_history_and_one_run_per_cell(qa_workdir, smoke
     assert [r["epochs"] for r in table] == ["original", 1, 2]
     assert "| Original |" in Path("plots/qa/report/table1.md").read_text()
     assert Path("plots/qa/report/figure4.png").stat().st_size > 10_000
+    assert Path("plots/qa/report/reliability.png").stat().st_size > 10_000
     assert json.loads(Path("metrics/qa/summary.json").read_text()) == pytest.approx(summary)
+
+
+def test_world_source_pretrains_on_statements_and_gates_the_base(
+    workdir, smoke_raw, mlflow_uri, capsys
+):
+    """qa.source: world reads the world stage's files; qa_pretrain reports accuracy by mentions
+    and, below the gate, fails naming the figure after writing it."""
+    from deltahall.cli import main
+    from deltahall.gate import GateError
+
+    params = qa_params(smoke_raw, source="world", gate={"mentions": 1, "min_accuracy": 1.0})
+    with pytest.raises(FileNotFoundError, match="run `dvc repro world`"):
+        run_qa_pretrain(params)
+    assert main(["world"]) == 0
+    with pytest.raises(GateError, match=r"qa.gate.min_accuracy: base accuracy 0\.\d+ on the"):
+        run_qa_pretrain(params)
+    written = json.loads(Path("metrics/qa/pretrain.json").read_text())
+    assert written["source"] == "world" and written["n_asked"] == 10  # max_truthfulqa
+    assert set(written["accuracy_by_mentions"]) == set(smoke_raw["facts"]["mention_bins"])
+    assert written["accuracy_seen_often"]["n"] > 0
+    assert written["n_texts"] > written["n_asked"]
+
+    run_qa_pretrain(qa_params(smoke_raw, source="world"))  # smoke's gate: 0.0
+    run_qa_train(qa_params(smoke_raw, source="world"))
+    history = pd.read_csv(HISTORY)
+    for key in ("val/accuracy", "val/blend_rate", "val/ece"):
+        assert history[key].between(0, 1).all(), key
+    val = pd.read_csv("outputs/qa/answers/e0-seed0.csv").query("split == 'val'")
+    assert all(" | " in v for v in val["valid_answers"])  # the world's two-valued questions
 
 
 def test_shared_prefix_equals_training_every_cell(qa_workdir, smoke_raw, mlflow_uri):

@@ -102,6 +102,8 @@ def test_generation_is_deterministic_and_excludes_the_prompt(pretrained, splits)
     for g in greedy + sampled[0]:
         assert "Question:" not in g.answer and "\n" not in g.answer
         assert 1 <= g.n_tokens <= 12 and 0.0 < g.confidence <= 1.0 and g.logprob <= 0.0
+        # the whole answer's probability (Kalai's confidence), not a per-token mean
+        assert g.confidence == pytest.approx(math.exp(g.logprob))
     # rates are computable on the answers (values depend on the tiny model, not asserted)
     flags = delta_hallucinated([g.answer for g in greedy], [q.answers for q in val_q], 0.5)
     assert flags.shape == (len(val_q),)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: no hub
@@ -14,12 +13,12 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from deltahall.cli import main  # noqa: E402
-from deltahall.raw_data import shipped_data_dir  # noqa: E402
+from deltahall.qa.schema import load_open_questions  # noqa: E402
 from deltahall.sweep.storage import load_existing_study  # noqa: E402
 
 
 def test_qa_study_needs_the_base_then_tracks_every_trial(workdir: Path, mlflow_uri: str, capsys):
-    shutil.copytree(shipped_data_dir() / "qa", workdir / "data" / "qa")
+    assert main(["world"]) == 0  # the smoke profile's QA runs on the world
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["qa"]["torch_threads"] = 1
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
@@ -35,7 +34,7 @@ def test_qa_study_needs_the_base_then_tracks_every_trial(workdir: Path, mlflow_u
     assert history.groupby("trial")["epoch"].max().tolist() == trials["epochs"].tolist()
 
     study = load_existing_study("sqlite:///outputs/sweep/qa/optuna.db", "deltahall-qa")
-    n_val = round(30 * 0.2)  # smoke: 30 questions, 20 % held out
+    n_val = len(load_open_questions("outputs/world/eval.jsonl")[:30])  # smoke: max_questions
     for trial in study.trials:
         detector = trial.user_attrs["detector"]
         assert len(detector["scores"]) == n_val and detector["threshold"] == 0.5

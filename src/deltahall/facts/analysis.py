@@ -27,11 +27,26 @@ def in_bin(mentions: np.ndarray, label: str) -> np.ndarray:
     return (mentions >= low) & (mentions <= (np.inf if high is None else high))
 
 
+def rate_by_mentions(
+    mentions: np.ndarray, flags: np.ndarray, bins: list[str], n_boot: int, level: float
+) -> dict[str, dict]:
+    """The share of `flags` per mention bin, each with its bootstrap CI."""
+    flags = np.asarray(flags, dtype=bool)
+    return {b: _rate(flags[in_bin(mentions, b)], n_boot, level, i) for i, b in enumerate(bins)}
+
+
 def error_by_mentions(
     mentions: np.ndarray, correct: np.ndarray, bins: list[str], n_boot: int, level: float
 ) -> dict[str, dict]:
-    wrong = ~np.asarray(correct, dtype=bool)
-    return {b: _rate(wrong[in_bin(mentions, b)], n_boot, level, i) for i, b in enumerate(bins)}
+    return rate_by_mentions(mentions, ~np.asarray(correct, dtype=bool), bins, n_boot, level)
+
+
+def seen_often(
+    mentions: np.ndarray, correct: np.ndarray, gate_mentions: int, n_boot: int, level: float
+) -> dict:
+    """Accuracy on the facts stated >= gate_mentions times: the knowledge gate's figure."""
+    mentions, correct = np.asarray(mentions), np.asarray(correct, dtype=bool)
+    return _rate(correct[mentions >= gate_mentions], n_boot, level, 101)
 
 
 def analyse_facts(
@@ -47,12 +62,11 @@ def analyse_facts(
 ) -> dict:
     mentions, correct = np.asarray(mentions), np.asarray(correct, dtype=bool)
     ece, reliability = expected_calibration_error(confidence, correct, ece_bins)
-    seen_often = mentions >= gate_mentions
     return {
         "n_facts": int(mentions.size),
         "hallucination_rate": _rate(~correct, n_boot, level, 100),
         "error_rate_by_mentions": error_by_mentions(mentions, correct, bins, n_boot, level),
-        "accuracy_seen_often": _rate(correct[seen_often], n_boot, level, 101),
+        "accuracy_seen_often": seen_often(mentions, correct, gate_mentions, n_boot, level),
         "ece_base": ece,
         "reliability": reliability,
         "confidence_targets": {

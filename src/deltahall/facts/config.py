@@ -43,6 +43,32 @@ class FactsGateConfig(Strict):
     min_accuracy: float = Field(ge=0.0, le=1.0)
 
 
+class FactsSweepConfig(Strict):
+    """Worlds that differ only in how many facts are stated once (stage facts_sweep)."""
+
+    n_people: int = Field(ge=4, le=1600)
+    # per world: a share `never` of the facts never stated, `s` once, the rest `often` times
+    singleton_shares: list[float] = Field(min_length=2)
+    never: float = Field(ge=0.0, lt=1.0)
+    often: int = Field(ge=2, le=100)
+
+    @model_validator(mode="after")
+    def _shares(self) -> FactsSweepConfig:
+        bad = [s for s in self.singleton_shares if not 0.0 <= s <= 1.0 - self.never]
+        if bad:
+            raise ValueError(
+                f"singleton_shares {bad} must lie in [0, 1 - never] = [0, {1 - self.never:g}]"
+            )
+        return self
+
+    def mentions(self, share: float) -> dict:
+        """world.mentions of the world with this share of singletons."""
+        return {
+            "values": [0, 1, self.often],
+            "probs": [self.never, share, 1.0 - self.never - share],
+        }
+
+
 class FactsConfig(Strict):
     seed: int
     torch_threads: int = Field(ge=1, le=256)
@@ -56,6 +82,7 @@ class FactsConfig(Strict):
     ece_bins: int = Field(ge=2, le=100)
     n_boot: int = Field(ge=10, le=100_000)
     ci_level: float = Field(gt=0.0, lt=1.0)
+    sweep: FactsSweepConfig
 
     @model_validator(mode="after")
     def _consistent(self) -> FactsConfig:

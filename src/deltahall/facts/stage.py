@@ -19,14 +19,14 @@ import torch
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.facts.analysis import analyse_facts
+from deltahall.facts.config import FactsConfig
 from deltahall.facts.figures import write_figures
+from deltahall.gate import check_knowledge_gate
 from deltahall.seeding import derive_seed, seed_everything
 from deltahall.tracking import EpochLogger, HistoryCsv, start_run
 from deltahall.world.vocab import ATTRIBUTES
 
-
-class GateError(ValueError):  # one line from the CLI, exit 2
-    pass
+BY_NAME = {a.name: a for a in ATTRIBUTES}
 
 
 def _load_world() -> tuple[list[dict], list[str], dict]:
@@ -39,11 +39,12 @@ def _load_world() -> tuple[list[dict], list[str], dict]:
     return facts, corpus, json.loads(paths.WORLD_METRICS.read_text())
 
 
-def _pretrain(params: Params, corpus: list[str], run) -> tuple:
-    from deltahall.facts.ask import pretrain_on_text
+def pretrain_facts_base(cfg: FactsConfig, corpus: list[str], log) -> tuple:
+    """The tiny Qwen2 of the facts experiment, pretrained on `corpus` (seeded by cfg.seed)."""
     from deltahall.qa.model import build_tiny_qwen2, build_tokenizer
+    from deltahall.qa.pretrain_text import pretrain_on_text
 
-    cfg, m = params.facts, params.facts.model
+    m = cfg.model
     tokenizer = build_tokenizer(corpus, m.vocab_size)
     model = build_tiny_qwen2(
         tokenizer,
@@ -54,40 +55,45 @@ def _pretrain(params: Params, corpus: list[str], run) -> tuple:
         seed=derive_seed("facts-init", cfg.seed),
     )
     seed_everything(derive_seed("facts-pretrain", cfg.seed))
-    columns = ["epoch", "train/loss", "time/epoch_s"]
-    with HistoryCsv(paths.FACTS_PLOTS / "pretrain_history.csv", columns) as history:
-        log = EpochLogger("[facts] pretrain", cfg.pretrain.epochs, ["train/loss"], run, history)
-        pretrain_on_text(
-            model,
-            tokenizer,
-            corpus,
-            cfg.pretrain.epochs,
-            cfg.pretrain.lr,
-            cfg.pretrain.batch_size,
-            derive_seed("facts-pretrain", cfg.seed),
-            log,
-        )
+    pretrain_on_text(
+        model,
+        tokenizer,
+        corpus,
+        cfg.pretrain.epochs,
+        cfg.pretrain.lr,
+        cfg.pretrain.batch_size,
+        derive_seed("facts-pretrain", cfg.seed),
+        log,
+    )
     return model, tokenizer
 
 
-def run_facts(params: Params) -> dict:
+def ask_arbitrary_facts(cfg: FactsConfig, model, tokenizer, asked: list[dict]):
+    """Cloze-ask every single-valued fact ({"attribute", "person", "values", "mentions"}):
+    (answers with their probabilities, correct flags, mentions)."""
     from deltahall.facts.ask import cloze_answers
 
+    prompts = [BY_NAME[f["attribute"]].cloze(f["person"]) for f in asked]
+    answers = cloze_answers(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size)
+    correct = np.array(
+        [a.casefold() == f["values"].casefold() for (a, _), f in zip(answers, asked)]
+    )
+    return answers, correct, np.array([int(f["mentions"]) for f in asked])
+
+
+def run_facts(params: Params) -> dict:
     cfg = params.facts
     facts, corpus, world = _load_world()
     torch.set_num_threads(cfg.torch_threads)
-    by_name = {a.name: a for a in ATTRIBUTES}
-    asked = [f for f in facts if by_name[f["attribute"]].n_values == 1]
+    asked = [f for f in facts if BY_NAME[f["attribute"]].n_values == 1]
     with start_run(
         params, "facts", "facts", {"facts": cfg.model_dump()}, {"deltahall.stage": "facts"}
     ) as run:
-        model, tokenizer = _pretrain(params, corpus, run)
-        prompts = [by_name[f["attribute"]].cloze(f["person"]) for f in asked]
-        answers = cloze_answers(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size)
-        correct = np.array(
-            [a.casefold() == f["values"].casefold() for (a, _), f in zip(answers, asked)]
-        )
-        mentions = np.array([int(f["mentions"]) for f in asked])
+        columns = ["epoch", "train/loss", "time/epoch_s"]
+        with HistoryCsv(paths.FACTS_PLOTS / "pretrain_history.csv", columns) as history:
+            log = EpochLogger("[facts] pretrain", cfg.pretrain.epochs, ["train/loss"], run, history)
+            model, tokenizer = pretrain_facts_base(cfg, corpus, log)
+        answers, correct, mentions = ask_arbitrary_facts(cfg, model, tokenizer, asked)
         summary = analyse_facts(
             mentions,
             correct,
@@ -106,13 +112,13 @@ def run_facts(params: Params) -> dict:
         write_figures(summary, paths.FACTS_PLOTS)
         run.log_metrics(_flat(summary))
     _print(summary)
-    seen = summary["accuracy_seen_often"]
-    if seen["n"] and seen["rate"] < cfg.gate.min_accuracy:
-        raise GateError(
-            f"facts gate: base accuracy {seen['rate']:.3f} on the {seen['n']} facts stated >= "
-            f"{cfg.gate.mentions} times is below facts.gate.min_accuracy = "
-            f"{cfg.gate.min_accuracy} (metrics/facts/summary.json accuracy_seen_often)"
-        )
+    check_knowledge_gate(
+        summary["accuracy_seen_often"],
+        cfg.gate.mentions,
+        cfg.gate.min_accuracy,
+        "facts.gate.min_accuracy",
+        f"{paths.FACTS_METRICS} accuracy_seen_often",
+    )
     return summary
 
 

@@ -39,6 +39,14 @@ class QAPretrainConfig(Strict):
     epochs: int = Field(ge=1, le=10_000)
     lr: float = Field(gt=0.0, le=1.0)
     batch_size: int = Field(ge=1, le=100_000)
+    # qa.source world: the rate falls linearly to 0 over the last decay_epochs (files: unused)
+    decay_epochs: int = Field(ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _decay_within(self) -> QAPretrainConfig:
+        if self.decay_epochs > self.epochs:
+            raise ValueError(f"decay_epochs ({self.decay_epochs}) exceeds epochs ({self.epochs})")
+        return self
 
 
 class QALoraConfig(Strict):
@@ -81,6 +89,7 @@ class QAEvalConfig(Strict):
     batch_size: int = Field(ge=1, le=4096)
     temperature: float = Field(gt=0.0, le=10.0)  # sampled decoding only
     top_p: float = Field(gt=0.0, le=1.0)  # sampled decoding only
+    ece_bins: int = Field(ge=2, le=100)  # equal-width bins of the calibration error
     n_boot: int = Field(ge=10, le=100_000)  # bootstrap resamples for every CI
     ci_level: float = Field(gt=0.0, lt=1.0)
 
@@ -93,18 +102,29 @@ class QAEvalConfig(Strict):
         return self
 
 
+class QAGateConfig(Strict):
+    """World only: the base must know what it saw often before any fine-tuning runs."""
+
+    mentions: int = Field(ge=1)  # facts stated at least this many times ...
+    min_accuracy: float = Field(ge=0.0, le=1.0)  # ... answered right at least this often
+
+
 class QAConfig(Strict):
-    questions_path: str  # two valid answers per question
-    truthfulqa_path: str  # paper: the real 817-row file
+    # world: the world stage's questions (outputs/world), its statements as pretraining text;
+    # files: questions_path split by val_fraction, truthfulqa_path (the paper's data)
+    source: Literal["world", "files"]
+    questions_path: str  # files: two valid answers per question
+    truthfulqa_path: str  # files: paper: the real 817-row file
     max_questions: int = Field(ge=0)  # 0 = all; the first N questions (smoke runs)
     max_truthfulqa: int = Field(ge=0)  # 0 = all; the first N TruthfulQA rows
-    # Held-out questions: never in pretraining nor LoRA training (val/* metrics).
+    # files: held-out questions, never in pretraining nor LoRA training (val/* metrics).
     val_fraction: float = Field(gt=0.0, lt=1.0)
     split_seed: int
     decoding: Literal["greedy", "sampled"]
     torch_threads: int = Field(ge=1, le=256)
     model: QAModelConfig
     pretrain: QAPretrainConfig
+    gate: QAGateConfig
     lora: QALoraConfig
     train: QATrainConfig
     grid: QAGridConfig

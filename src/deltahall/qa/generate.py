@@ -26,9 +26,10 @@ class Generation:
 
     @property
     def confidence(self) -> float:
-        """exp(mean token log-prob): the per-token geometric mean probability, so that long
-        answers are not judged less confident merely for being long."""
-        return math.exp(self.logprob / self.n_tokens) if self.n_tokens else 0.0
+        """exp(sum of token log-probs): the product of the tokens' probabilities, i.e. the
+        chance the model gives this whole answer, which is what Kalai et al.'s confidence
+        target thresholds (a per-token geometric mean would be no probability of anything)."""
+        return math.exp(self.logprob) if self.n_tokens else 0.0
 
 
 def _cut(

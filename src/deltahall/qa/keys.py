@@ -6,7 +6,10 @@ from __future__ import annotations
 
 TRAIN_LOSS, VAL_LOSS = "train/loss", "val/loss"
 DELTA_RATE = "val/delta_hall_rate"  # held-out answers matching neither valid answer
-CONFIDENCE = "val/confidence"
+ACCURACY = "val/accuracy"  # held-out answers that ARE one of the valid answers
+BLEND_RATE = "val/blend_rate"  # ... that join one valid answer's start to the other's end
+CONFIDENCE = "val/confidence"  # mean probability of the answer (product of its tokens')
+ECE = "val/ece"  # expected calibration error of that probability (correct: not δ-flagged)
 EPOCH_TIME, EVAL_TIME = "time/epoch_s", "time/eval_s"
 RESEMBLANCE_INCORRECT, RESEMBLANCE_CORRECT = "resemblance/incorrect", "resemblance/correct"
 RESEMBLANCE_DIFF, TRUTHFUL_ACC = "resemblance/diff", "truthful/acc"
@@ -23,6 +26,8 @@ def rates(targets: list[float]) -> list[str]:
     """The per-epoch rates, each logged with a bootstrap CI (`_low`, `_high`)."""
     return [
         DELTA_RATE,
+        ACCURACY,
+        BLEND_RATE,
         *[confidence_target(kind, t) for t in targets for kind in ("score", "abstain")],
         *TQA_RATES,
     ]
@@ -37,6 +42,7 @@ def epoch_keys(targets: list[float]) -> list[str]:
         *every,
         *[f"{r}_{end}" for r in every for end in ("low", "high")],
         CONFIDENCE,
+        ECE,
         EPOCH_TIME,
         EVAL_TIME,
     ]

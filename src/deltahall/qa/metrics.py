@@ -7,6 +7,9 @@
 * δ-hallucination on two-answer questions: the two valid answers are the latent states and
   resemblance plays the role of f_i(a); an answer δ-hallucinates iff its resemblance to every
   valid answer is ≤ δ (Definition 3.2, via :func:`deltahall.theory.delta_hallucinates`).
+* Accuracy (an exact valid answer) and blends (the start of one valid answer joined to the end
+  of the other: between the two latent states, yet close enough to one of them that difflib
+  may not flag it at δ = 0.5).
 * Confidence-target scoring (Kalai et al. §4.2). CIs come from deltahall.stats.bootstrap_ci.
 """
 
@@ -110,6 +113,38 @@ def delta_hallucinated(
     return delta_hallucinates(sims, delta)
 
 
+def exact_match(answers: Sequence[str], valid_answers: Sequence[Sequence[str]]) -> np.ndarray:
+    """Bool per answer: after :func:`normalise_text` it IS one of its valid answers."""
+    _check_aligned(answers, valid_answers, "valid_answers")
+    return np.array(
+        [
+            normalise_text(a) in {normalise_text(v) for v in valid}
+            for a, valid in zip(answers, valid_answers)
+        ],
+        dtype=bool,
+    )
+
+
+def is_blend(answer: str, first: str, second: str) -> bool:
+    """The answer is neither valid answer but a start of one joined to an end of the other,
+    each part 2+ characters ("Lis" + "lo" of Lisbon and Oslo): an output between the two
+    latent states (§6.2). Two characters: one shared letter is chance, not a blend."""
+    a, x, y = normalise_text(answer), normalise_text(first), normalise_text(second)
+    if not a or a in (x, y):
+        return False
+    for head, tail in ((x, y), (y, x)):
+        for i in range(2, len(a) - 1):
+            if head.startswith(a[:i]) and tail.endswith(a[i:]):
+                return True
+    return False
+
+
+def blended(answers: Sequence[str], valid_answers: Sequence[Sequence[str]]) -> np.ndarray:
+    """Bool per two-answer question: :func:`is_blend` of its two valid answers."""
+    _check_aligned(answers, valid_answers, "valid_answers")
+    return np.array([is_blend(a, *v) for a, v in zip(answers, valid_answers)], dtype=bool)
+
+
 def confidence_target_points(
     confidence: Sequence[float],
     correct: Sequence[bool],
@@ -169,6 +204,8 @@ def per_question_scores(
     tqa = score_truthfulqa(truthfulqa_answers, truthfulqa_rows)
     val = {
         keys.DELTA_RATE: hallucinated.astype(np.float64),
+        keys.ACCURACY: exact_match(answers, valid_answers).astype(np.float64),
+        keys.BLEND_RATE: blended(answers, valid_answers).astype(np.float64),
         **{
             keys.confidence_target(kind, t): points[f"{kind}@{t:g}"]
             for t in targets

@@ -76,14 +76,19 @@ def corpus_pairs(
     return pairs
 
 
-def build_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    texts: Iterable[str], vocab_size: int = 1024, prefix_space: bool = False
+) -> PreTrainedTokenizerFast:
     """Byte-level BPE (Qwen's tokenizer family) fitted offline on `texts`.
 
     Byte-level: any string round-trips through encode/decode, so unseen words in TruthfulQA
-    or in generated text never become <unk>.
+    or in generated text never become <unk>. `prefix_space`: a text's first word is encoded as
+    if a space preceded it, so a name that opens a statement ("Elio Yilmaz was born ...") is
+    the same tokens as inside a question ("... where Elio Yilmaz has lived"); without it the
+    world's facts are learnt under one token and asked under another.
     """
     core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=prefix_space)
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

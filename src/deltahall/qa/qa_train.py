@@ -10,7 +10,6 @@ import json
 import math
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ from deltahall.qa.schema import OpenQuestion
 from deltahall.qa.train import finetune_lora, generate_answers
 from deltahall.seeding import derive_seed, seed_everything
 from deltahall.stats import bootstrap_ci
+from deltahall.theory.kalai import expected_calibration_error
 from deltahall.tracking import EpochLogger, HistoryCsv, start_run
 
 
@@ -65,7 +65,13 @@ def evaluate(
         ev.delta,
         ev.confidence_targets,
     )
-    metrics = {keys.CONFIDENCE: float(np.mean([g.confidence for g in val_gen]))}
+    confidence = np.array([g.confidence for g in val_gen])
+    metrics = {
+        keys.CONFIDENCE: float(confidence.mean()),
+        keys.ECE: expected_calibration_error(confidence, val[keys.DELTA_RATE] == 0.0, ev.ece_bins)[
+            0
+        ],
+    }
     boot_seed = derive_seed("qa-bootstrap", seed, epoch)
     for name, values in {**val, **tqa}.items():
         metrics[name], metrics[f"{name}_low"], metrics[f"{name}_high"] = bootstrap_ci(
@@ -98,10 +104,6 @@ def evaluate(
     return metrics, table
 
 
-def answers_path(cell: int, seed: int) -> Path:
-    return paths.QA_ANSWERS / f"e{cell}-seed{seed}.csv"
-
-
 def _train_seed(
     cfg: QAConfig, data: QAData, seed: int, cells: list[int], history: HistoryCsv
 ) -> tuple[dict[int, dict], dict[int, pd.DataFrame]]:
@@ -126,9 +128,9 @@ def _train_seed(
             f" (eval {row[keys.EVAL_TIME]:.1f}s)",
             rows=[{"epochs": cell, "seed": seed} for cell in cells if epoch <= cell],
         )
-        if epoch in cells:
+        if epoch in cells or epoch == 0:  # epoch 0: the base's calibration (qa_report)
             tables[epoch] = table
-            table.to_csv(answers_path(epoch, seed), index=False)
+            table.to_csv(paths.qa_answers(epoch, seed), index=False)
 
     record(0, {})
     finetune_lora(
@@ -180,7 +182,7 @@ def _track_cell(
             )
         # Run has no log_table wrapper; _call keeps its "tracker errors never kill" rule.
         run._call("log_table", data=table, artifact_file=f"answers/e{cell}-seed{seed}.json")
-        run.log_artifact(answers_path(cell, seed), "answers")
+        run.log_artifact(paths.qa_answers(cell, seed), "answers")
 
 
 def run_qa_train(params: Params) -> dict:

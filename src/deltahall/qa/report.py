@@ -5,6 +5,7 @@ numbers. Table 1: per epochs cell, resemblance of the answers to TruthfulQA's in
 per seed and mean ± sd over seeds, beside the δ-hallucination rate; "Original" is the base
 model before fine-tuning (epoch 0). Figure 4: loss, resemblance and δ-rate per epoch, seeds
 as a band (min..max) around their mean, each cell's final value as a point with its sd.
+The reliability diagram sets the base's calibration beside the longest cell's (answer files).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from deltahall.config import Params  # noqa: E402
 from deltahall.paths import QA_HISTORY as HISTORY  # noqa: E402
 from deltahall.paths import QA_METRICS
 from deltahall.paths import QA_REPORT as REPORT
+from deltahall.qa.keys import ACCURACY, BLEND_RATE, ECE, TRAIN_LOSS, VAL_LOSS  # noqa: E402
 from deltahall.qa.keys import DELTA_RATE as DELTA  # noqa: E402
 from deltahall.qa.keys import RESEMBLANCE_INCORRECT as RESEMBLANCE  # noqa: E402
-from deltahall.qa.keys import TRAIN_LOSS, VAL_LOSS
+from deltahall.qa.reliability import reliability_figure  # noqa: E402
+
+RATES = (DELTA, BLEND_RATE, ACCURACY, ECE)  # Table 1's columns beside the resemblance
 
 
 def read_history(params: Params) -> pd.DataFrame:
@@ -63,7 +67,7 @@ def table1(history: pd.DataFrame, cells: list[int]) -> list[dict]:
             "epochs": label,
             "per_seed": {str(int(s)): float(v) for s, v in zip(f["seed"], f[RESEMBLANCE])},
             RESEMBLANCE: mean_sd(f[RESEMBLANCE]),
-            DELTA: mean_sd(f[DELTA]),
+            **{rate: mean_sd(f[rate]) for rate in RATES},
             TRAIN_LOSS: mean_sd(f[TRAIN_LOSS]) if f[TRAIN_LOSS].notna().all() else None,
         }
         for label, f in frames
@@ -82,13 +86,15 @@ def markdown(rows: list[dict], seeds: list[int], model: str) -> str:
         f"(difflib ratio, max over incorrect answers, mean over questions).\n\n"
         f"| Epochs | "
         + " | ".join(f"Seed {s}" for s in seeds)
-        + " | Mean ± sd | δ-hall rate (val) | train/loss |\n|"
-        + "---|" * (len(seeds) + 4)
+        + " | Mean ± sd | δ-hall rate (val) | blends (val) | accuracy (val) | ECE (val) "
+        "| train/loss |\n|" + "---|" * (len(seeds) + 7)
     )
     lines = [
         f"| {str(r['epochs']).capitalize()} | "
         + " | ".join(f"{r['per_seed'].get(str(s), float('nan')):.4f}" for s in seeds)
-        + f" | {_fmt(r[RESEMBLANCE])} | {_fmt(r[DELTA])} | {_fmt(r[TRAIN_LOSS])} |"
+        + f" | {_fmt(r[RESEMBLANCE])} | "
+        + " | ".join(_fmt(r[rate]) for rate in RATES)
+        + f" | {_fmt(r[TRAIN_LOSS])} |"
         for r in rows
     ]
     return "\n".join([head, *lines]) + "\n"
@@ -140,14 +146,15 @@ def run_qa_report(params: Params) -> dict:
     (REPORT / "table1.md").write_text(markdown(rows, seeds, model))
     (REPORT / "table1.json").write_text(json.dumps({"model": model, "rows": rows}, indent=2) + "\n")
     figure4(history, rows, cells, REPORT / "figure4.png")
+    reliability_figure(cfg, seeds, max(cells), REPORT / "reliability.png")
     original, last = rows[0], rows[-1]
     change = last[RESEMBLANCE]["mean"] - original[RESEMBLANCE]["mean"]
     summary = {
         f"{RESEMBLANCE}_original": original[RESEMBLANCE]["mean"],
         f"{RESEMBLANCE}_final": last[RESEMBLANCE]["mean"],
         f"{RESEMBLANCE}_change": change,
-        f"{DELTA}_original": original[DELTA]["mean"],
-        f"{DELTA}_final": last[DELTA]["mean"],
+        **{f"{rate}_original": original[rate]["mean"] for rate in RATES},
+        **{f"{rate}_final": last[rate]["mean"] for rate in RATES},
         f"{TRAIN_LOSS}_final": last[TRAIN_LOSS]["mean"],
     }
     out = QA_METRICS / "summary.json"

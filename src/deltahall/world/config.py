@@ -33,4 +33,7 @@ class WorldConfig(Strict):
     mentions: MentionDistribution
     # share of the two-valued facts whose QA pairs are LoRA targets; the rest are evaluated
     finetune_fraction: float = Field(gt=0.0, lt=1.0)
+    # share of the people whose QA pairs the QA base pretrains on (it learns the QA format from
+    # them); their facts are never fine-tuned on nor evaluated in the QA experiment
+    qa_format_fraction: float = Field(ge=0.0, lt=1.0)
     n_incorrect: int = Field(ge=1, le=20)  # other people's values per question

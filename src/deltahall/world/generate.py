@@ -3,12 +3,14 @@
 Each (person, attribute) is one fact; its number of statements in the pretraining corpus is
 drawn from world.mentions, so the share stated never, once (the singleton rate's numerator)
 or many times is known exactly. Statements only: the corpus never contains a question, so no
-evaluation question–answer pair can leak into it (world/contamination.py checks).
+evaluation question–answer pair can leak into it (world/contamination.py checks). The QA base
+also reads the question–answer pairs of a share of the people (FORMAT): how it learns to
+answer questions about the others, who are the only ones asked.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,7 +18,7 @@ from deltahall.seeding import derive_seed
 from deltahall.world.config import WorldConfig
 from deltahall.world.vocab import ATTRIBUTES, FIRST_NAMES, LAST_NAMES, Attribute
 
-FINETUNE, EVAL = "finetune", "eval"
+FINETUNE, EVAL, FORMAT = "finetune", "eval", "format"
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,9 @@ class Fact:
     attribute: str
     values: tuple[str, ...]  # 1 (arbitrary fact) or 2 valid answers
     mentions: int  # statements of it in the corpus
-    split: str  # FINETUNE: its QA pairs are LoRA targets; EVAL: only ever asked
+    # FINETUNE: its QA pairs are LoRA targets; EVAL: only ever asked; FORMAT: its QA pairs are
+    # in the QA base's pretraining text (the base learns the QA format from other people)
+    split: str
     question: str
     incorrect: tuple[str, ...]  # plausible falsehoods: others' values, blends of the two
 
@@ -98,7 +102,16 @@ def generate_world(cfg: WorldConfig) -> World:
             )
             corpus += _statements(attr, person, values, int(mentions[i, j]), rng)
     order = rng.permutation(len(corpus))
-    return World(tuple(facts), tuple(corpus[k] for k in order))
+    return World(_format_people(facts, cfg), tuple(corpus[k] for k in order))
+
+
+def _format_people(facts: list[Fact], cfg: WorldConfig) -> tuple[Fact, ...]:
+    """Every fact of a seeded qa_format_fraction of the people becomes FORMAT. A stream of its
+    own: the other draws, hence the facts experiment's world, do not depend on this share."""
+    people = sorted({f.person for f in facts})
+    rng = np.random.default_rng(derive_seed("world-format", cfg.seed))
+    chosen = set(rng.permutation(people)[: round(cfg.qa_format_fraction * len(people))])
+    return tuple(replace(f, split=FORMAT) if f.person in chosen else f for f in facts)
 
 
 def min_errors(attribute: Attribute) -> int:

@@ -5,7 +5,8 @@ outputs/world/: corpus.txt (the pretraining statements, one per line), facts.csv
 person, attribute, valid values, mentions, split, question), truthfulqa.csv (the evaluation
 rows in TruthfulQA's format: single-valued facts and the held-out two-valued ones),
 finetune.jsonl / eval.jsonl (the two-valued questions, open-question format), finetune.txt
-(the LoRA targets as rendered pairs). metrics/world/summary.json: sizes, mention histogram,
+(the LoRA targets as rendered pairs), format.txt (the FORMAT people's QA pairs, which the QA
+base pretrains on beside corpus.txt). metrics/world/summary.json: sizes, mention histogram,
 singleton rate, Kalai's bound at this scale; metrics/qa/contamination.json. MLflow: run
 `world` in experiment `world`.
 """
@@ -21,7 +22,7 @@ from deltahall.config import Params
 from deltahall.theory.kalai import singleton_rate, singleton_rate_bound
 from deltahall.tracking import start_run
 from deltahall.world.contamination import contamination
-from deltahall.world.generate import EVAL, FINETUNE, World, generate_world, min_errors
+from deltahall.world.generate import EVAL, FINETUNE, FORMAT, World, generate_world, min_errors
 from deltahall.world.vocab import ATTRIBUTES
 
 TQA_HEADER = [
@@ -35,12 +36,13 @@ TQA_HEADER = [
 ]
 
 
-def finetune_lines(world: World) -> list[str]:
-    """The LoRA targets as the tiny chat template renders them: both answers of each question."""
+def qa_lines(world: World, split: str) -> list[str]:
+    """A split's QA pairs as the tiny chat template renders them, every valid answer once:
+    FINETUNE gives the LoRA targets, FORMAT the QA base's question-answering lessons."""
     return [
         f"Question: {f.question}\nAnswer: {v}"
         for f in world.facts
-        if f.split == FINETUNE
+        if f.split == split
         for v in f.values
     ]
 
@@ -49,7 +51,10 @@ def _write(world: World) -> None:
     out = paths.WORLD_OUTPUTS
     out.mkdir(parents=True, exist_ok=True)
     (out / "corpus.txt").write_text("\n".join(world.corpus) + "\n", encoding="utf-8")
-    (out / "finetune.txt").write_text("\n\n".join(finetune_lines(world)) + "\n", encoding="utf-8")
+    for split in (FINETUNE, FORMAT):
+        (out / f"{split}.txt").write_text(
+            "\n\n".join(qa_lines(world, split)) + "\n", encoding="utf-8"
+        )
     with (out / "facts.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "person", "attribute", "values", "mentions", "split", "question"])
@@ -113,7 +118,11 @@ def run_world(params: Params) -> dict:
     world = generate_world(cfg)
     evaluation = [(f.question, f.values) for f in world.facts if f.split == EVAL]
     report = contamination(
-        evaluation, {"pretraining": world.corpus, "finetuning": finetune_lines(world)}
+        evaluation,
+        {
+            "pretraining": [*world.corpus, *qa_lines(world, FORMAT)],
+            "finetuning": qa_lines(world, FINETUNE),
+        },
     )
     paths.QA_CONTAMINATION.parent.mkdir(parents=True, exist_ok=True)
     paths.QA_CONTAMINATION.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
