@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from deltahall.config import ConfigError, load_params, profile_params, write_profile
+from deltahall.secrets import mask
 from deltahall.tracking import Terminated
 
 EPILOG = """examples:
@@ -353,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as err:
         if os.environ.get("DELTAHALL_DEBUG"):
             raise
-        print(f"deltahall {args.command}: error: {err}", file=sys.stderr)
+        print(f"deltahall {args.command}: error: {mask(err)}", file=sys.stderr)
         print("(set DELTAHALL_DEBUG=1 for the traceback)", file=sys.stderr)
         return 2
 

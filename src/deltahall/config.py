@@ -15,6 +15,7 @@ from pydantic import ValidationError, field_validator, model_validator
 from deltahall.coin.config import CoinConfig, CoinHiddenConfig, delta_near_an_atom
 from deltahall.facts.config import FactsConfig
 from deltahall.qa.config import QAConfig
+from deltahall.secrets import mask
 from deltahall.strict import Strict as _Strict
 from deltahall.sweep.config import SweepConfig
 from deltahall.t2i.config import T2IConfig
@@ -46,11 +47,11 @@ class TrackingConfig(_Strict):
         scheme = uri.split(":", 1)[0].split("+", 1)[0] if ":" in uri else ""
         if scheme not in TRACKING_SCHEMES:
             raise ValueError(
-                f"{uri!r} is not an MLflow tracking URI: the scheme must be one of "
+                f"{mask(uri)!r} is not an MLflow tracking URI: the scheme must be one of "
                 f"{', '.join(TRACKING_SCHEMES)} (e.g. sqlite:///mlflow.db)"
             )
         if scheme == "sqlite" and not uri.startswith("sqlite:///"):
-            raise ValueError(f"{uri!r}: a SQLite store is written sqlite:///PATH")
+            raise ValueError(f"{mask(uri)!r}: a SQLite store is written sqlite:///PATH")
         return uri
 
 
@@ -95,7 +96,7 @@ def _format_errors(source: str, err: ValidationError) -> str:
         if not e["loc"]:  # a check across sections: its message names the keys itself
             lines.append(f"  {msg}")
             continue
-        lines.append(f"  {key}: {msg}{got}")
+        lines.append(mask(f"  {key}: {msg}{got}"))
     return "\n".join(lines)
 
 

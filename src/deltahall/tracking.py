@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from deltahall.config import Params
+from deltahall.secrets import mask
 
 ENV_URI = "MLFLOW_TRACKING_URI"
 # The pipeline's own committed results: rewritten by every run, so not what `git_dirty` asks.
@@ -116,11 +117,12 @@ def _connect(uri: str, experiment: str, required: bool) -> Any | None:
     except Exception as err:  # noqa: BLE001
         if required:
             raise TrackingUnavailable(
-                f"cannot reach MLflow at {uri} ({err}); nothing was trained. Start the server, "
-                f"fix tracking.uri, or set tracking.required: false to train untracked"
+                f"cannot reach MLflow at {mask(uri)} ({mask(err)}); nothing was trained. Start "
+                f"the server, fix tracking.uri, or set tracking.required: false to train untracked"
             ) from None
         print(
-            f"warning: cannot reach MLflow at {uri} ({err}); continuing without tracking",
+            f"warning: cannot reach MLflow at {mask(uri)} ({mask(err)}); continuing without "
+            f"tracking",
             file=sys.stderr,
         )
         return None
@@ -354,6 +356,7 @@ def read_runs(
         ]
     except Exception as err:  # noqa: BLE001 - a view must say what it could not read
         print(
-            f"warning: cannot read MLflow runs of {experiment!r} at {uri} ({err})", file=sys.stderr
+            f"warning: cannot read MLflow runs of {experiment!r} at {mask(uri)} ({mask(err)})",
+            file=sys.stderr,
         )
         return []

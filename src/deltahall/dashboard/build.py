@@ -12,6 +12,7 @@ from pathlib import Path
 from deltahall.config import Params
 from deltahall.dashboard.data import collect
 from deltahall.dashboard.page import render
+from deltahall.secrets import mask
 from deltahall.tracking import tracking_uri
 
 
@@ -20,11 +21,11 @@ def run_dashboard(params: Params, out: Path) -> Path:
     if not views:
         raise FileNotFoundError(
             f"no sweep study found in sweep.storage "
-            f"{params.sweep.storage!r}; run `make sweep` first"
+            f"{mask(params.sweep.storage)!r}; run `make sweep` first"
         )
     meta = {
         "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "MLflow": tracking_uri(params),
+        "MLflow": mask(tracking_uri(params)),
         "profile": params.profile,
     }
     html = render(views, meta)

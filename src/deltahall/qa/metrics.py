@@ -24,7 +24,7 @@ import numpy as np
 
 from deltahall.qa import keys
 from deltahall.qa.schema import TruthfulQARow
-from deltahall.theory import delta_hallucinates
+from deltahall.theory import delta_hallucinates, kalai
 
 CONFIDENCE_TARGETS = (0.5, 0.75, 0.9)
 _NON_WORD = re.compile(r"[^\w\s]+")
@@ -153,16 +153,15 @@ def confidence_target_points(
     """Per-question arrays behind :func:`confidence_target_scores` (``score@t``: the points of
     each question, ``abstain@t``: 1.0 where it abstained), so that CIs can be bootstrapped."""
     conf = np.asarray(confidence, dtype=np.float64)
-    ok = np.asarray(correct, dtype=bool)
-    _check_aligned(conf, ok, "correct")
+    _check_aligned(conf, np.asarray(correct), "correct")
     if conf.size == 0 or not np.all((conf >= 0) & (conf <= 1)):
         raise ValueError("confidence must be a non-empty sequence of values in [0, 1]")
     out: dict[str, np.ndarray] = {}
     for t in targets:
         if not 0.0 <= t < 1.0:
             raise ValueError(f"confidence targets must lie in [0, 1), got {t}")
-        answered = conf > t
-        out[f"score@{t:g}"] = np.where(answered, np.where(ok, 1.0, -t / (1.0 - t)), 0.0)
+        points, answered = kalai.confidence_target_points(conf, correct, t)
+        out[f"score@{t:g}"] = points
         out[f"abstain@{t:g}"] = (~answered).astype(np.float64)
     return out
 

@@ -6,6 +6,7 @@ names knobs of that experiment's own params section (coin.model/train, qa.lora/t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -159,4 +160,11 @@ class SweepConfig(Strict):
     def _valid_storage(cls, value: str) -> str:
         if not value.startswith(STORAGE_PREFIXES):
             raise ValueError(f"must start with one of {', '.join(STORAGE_PREFIXES)}")
+        for prefix in ("sqlite:///", "journal:"):
+            path = Path(value.removeprefix(prefix)) if value.startswith(prefix) else None
+            # a relative path stays inside the project; an absolute one is an explicit choice
+            if path is not None and not path.is_absolute() and ".." in path.parts:
+                raise ValueError(
+                    f"{value!r} leaves the project: write a path inside it, or an absolute path"
+                )
         return value

@@ -18,6 +18,7 @@ from types import ModuleType
 
 from deltahall import paths
 from deltahall.config import ConfigError, Params
+from deltahall.secrets import mask
 from deltahall.sweep import export
 from deltahall.sweep.objective import make_objective, mlflow_experiment
 from deltahall.sweep.storage import make_sampler, open_study, storage_kind, storage_url
@@ -148,7 +149,7 @@ def run_sweep(
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     if workers > 1 and storage_kind(url) == "sqlite":
         raise ConfigError(
-            f"sweep.storage {url!r} is SQLite, for one worker only; use "
+            f"sweep.storage {mask(url)!r} is SQLite, for one worker only; use "
             f"journal:PATH (one machine) or postgresql://... for --workers {workers}"
         )
     module.check(params)  # fail on missing inputs or a bad space before any trial
@@ -172,7 +173,7 @@ def _run_study(
     remaining = max(0, cfg.n_trials - len(study.trials))
     seed = params.sweep.seed if replicate is None else replicate
     print(
-        f"[sweep {experiment}] study {name!r} in {url}: {len(study.trials)} trials stored, "
+        f"[sweep {experiment}] study {name!r} in {mask(url)}: {len(study.trials)} trials stored, "
         f"{remaining} to run on {workers} worker(s) ({params.sweep.sampler}, seed {seed})",
         flush=True,
     )
@@ -183,6 +184,7 @@ def _run_study(
         "sampler": params.sweep.sampler,
         "seed": seed,
         "sweep": cfg.model_dump(mode="json"),
+        "storage_url": mask(url),  # the study's address for a reader, never its password
     }
     with start_run(
         params,

@@ -13,6 +13,8 @@ from typing import Any
 
 import optuna
 
+from deltahall.secrets import mask
+
 DIRECTIONS = ["minimize", "minimize"]  # (final loss, final δ-hallucination rate)
 SAMPLERS = ("tpe", "qmc", "random")
 
@@ -42,7 +44,12 @@ def open_storage(url: str) -> Any:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+    try:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+    except Exception as err:  # noqa: BLE001 - a driver or a server missing: one clear line
+        raise ValueError(
+            f"cannot open sweep.storage {mask(url)}: {mask(str(err).splitlines()[0])}"
+        ) from None
 
 
 def make_sampler(name: str, seed: int, worker: int = 0) -> optuna.samplers.BaseSampler:
@@ -85,7 +92,7 @@ def open_study(
         )
     if [d.name.lower() for d in study.directions] != DIRECTIONS:
         raise ValueError(
-            f"study {name!r} in {url} optimises {study.directions}, not "
+            f"study {name!r} in {mask(url)} optimises {study.directions}, not "
             f"(loss, rate); pick another sweep.study_name"
         )
     if fingerprint is not None:
@@ -94,7 +101,7 @@ def open_study(
             study.set_user_attr("deltahall.fingerprint", fingerprint)
         elif stored != fingerprint:
             raise ValueError(
-                f"study {name!r} in {url} was made with other params; change "
+                f"study {name!r} in {mask(url)} was made with other params; change "
                 f"sweep.study_name or remove the study to start afresh"
             )
     return study

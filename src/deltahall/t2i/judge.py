@@ -13,6 +13,7 @@ import numpy as np
 
 from deltahall.config import Params
 from deltahall.detector.registry import registered_name
+from deltahall.secrets import mask
 from deltahall.tracking import tracking_uri
 from deltahall.vision.clip import ClipSpec
 
@@ -41,6 +42,6 @@ def load_judge(params: Params, spec: ClipSpec) -> RegisteredJudge:
         return RegisteredJudge(uri, mlflow.pyfunc.load_model(uri))
     except MlflowException as err:
         raise FileNotFoundError(
-            f"{uri} not found in the MLflow store {store}: run the detector "
+            f"{uri} not found in the MLflow store {mask(store)}: run the detector "
             f"stage first (t2i.detector_alias names the alias) — {err}"
         ) from None

@@ -42,10 +42,11 @@ def iiv_bound(err_iiv: float, max_valid: int, min_errors: int, delta: float = 0.
     return float(2.0 * err_iiv - v / e - delta)
 
 
-def confidence_target_scores(
+def confidence_target_points(
     confidence: np.ndarray, correct: np.ndarray, threshold: float
-) -> dict[str, float]:
-    """Mean score and abstention rate when the model answers iff confidence > t."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: the points (answer iff confidence > t; +1 right, −t/(1−t) wrong, 0 for
+    "I don't know") and whether it answered. Kalai et al. §4.2's explicit confidence target."""
     t = float(threshold)
     if not 0.0 <= t < 1.0:
         raise ValueError(f"confidence target t must lie in [0, 1), got {threshold!r}")
@@ -54,7 +55,14 @@ def confidence_target_scores(
     if right.shape != conf.shape or conf.size == 0:
         raise ValueError("confidence and correct must be non-empty and of the same length")
     answered = conf > t
-    points = np.where(answered, np.where(right, 1.0, -t / (1.0 - t)), 0.0)
+    return np.where(answered, np.where(right, 1.0, -t / (1.0 - t)), 0.0), answered
+
+
+def confidence_target_scores(
+    confidence: np.ndarray, correct: np.ndarray, threshold: float
+) -> dict[str, float]:
+    """Mean score and abstention rate when the model answers iff confidence > t."""
+    points, answered = confidence_target_points(confidence, correct, threshold)
     return {"score": float(points.mean()), "abstain_rate": float(1.0 - answered.mean())}
 
 
