@@ -15,7 +15,8 @@ from deltahall.stats import bootstrap_ci
 from deltahall.theory.kalai import confidence_target_scores, expected_calibration_error
 
 
-def _rate(flags: np.ndarray, n_boot: int, level: float, seed: int) -> dict:
+def share_with_ci(flags: np.ndarray, n_boot: int, level: float, seed: int) -> dict:
+    """{"n", "rate", "low", "high"}: the share of true flags with its bootstrap CI."""
     if flags.size == 0:
         return {"n": 0, "rate": None, "low": None, "high": None}
     rate, low, high = bootstrap_ci(flags.astype(float), n_boot, level, seed)
@@ -32,7 +33,9 @@ def rate_by_mentions(
 ) -> dict[str, dict]:
     """The share of `flags` per mention bin, each with its bootstrap CI."""
     flags = np.asarray(flags, dtype=bool)
-    return {b: _rate(flags[in_bin(mentions, b)], n_boot, level, i) for i, b in enumerate(bins)}
+    return {
+        b: share_with_ci(flags[in_bin(mentions, b)], n_boot, level, i) for i, b in enumerate(bins)
+    }
 
 
 def error_by_mentions(
@@ -46,7 +49,12 @@ def seen_often(
 ) -> dict:
     """Accuracy on the facts stated >= gate_mentions times: the knowledge gate's figure."""
     mentions, correct = np.asarray(mentions), np.asarray(correct, dtype=bool)
-    return _rate(correct[mentions >= gate_mentions], n_boot, level, 101)
+    return share_with_ci(correct[mentions >= gate_mentions], n_boot, level, 101)
+
+
+def hallucination_rate(correct: np.ndarray, n_boot: int, level: float) -> dict:
+    """The share of wrong answers over every fact asked (the base never abstains)."""
+    return share_with_ci(~np.asarray(correct, dtype=bool), n_boot, level, 100)
 
 
 def analyse_facts(
@@ -64,7 +72,7 @@ def analyse_facts(
     ece, reliability = expected_calibration_error(confidence, correct, ece_bins)
     return {
         "n_facts": int(mentions.size),
-        "hallucination_rate": _rate(~correct, n_boot, level, 100),
+        "hallucination_rate": hallucination_rate(correct, n_boot, level),
         "error_rate_by_mentions": error_by_mentions(mentions, correct, bins, n_boot, level),
         "accuracy_seen_often": seen_often(mentions, correct, gate_mentions, n_boot, level),
         "ece_base": ece,

@@ -16,7 +16,7 @@ import torch
 
 from deltahall import paths
 from deltahall.config import Params
-from deltahall.facts.analysis import error_by_mentions, rate_by_mentions
+from deltahall.facts.analysis import error_by_mentions, hallucination_rate
 from deltahall.facts.stage import ask_arbitrary_facts, pretrain_facts_base
 from deltahall.tracking import EpochLogger, start_run
 from deltahall.world.config import WorldConfig
@@ -50,13 +50,11 @@ def _one_world(params: Params, share: float, index: int) -> dict:
     log = EpochLogger(tag, cfg.pretrain.epochs, ["train/loss"])
     model, tokenizer = pretrain_facts_base(cfg, list(world.corpus), log)
     _, correct, mentions = ask_arbitrary_facts(cfg, model, tokenizer, asked)
-    wrong = ~correct
-    overall = rate_by_mentions(np.zeros(len(wrong), int), wrong, ["0"], cfg.n_boot, cfg.ci_level)
     return {
         "share_stated_once": facts["share_stated_once"],
         "singleton_rate": facts["singleton_rate"],
         "n_statements": facts["n_sentences"],
-        "error_rate": overall["0"],
+        "error_rate": hallucination_rate(correct, cfg.n_boot, cfg.ci_level),
         "error_rate_by_mentions": error_by_mentions(
             mentions, correct, cfg.mention_bins, cfg.n_boot, cfg.ci_level
         ),
