@@ -30,18 +30,16 @@ def _pooled(epoch: int, seeds: list[int]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def reliability_figure(cfg: QAConfig, seeds: list[int], last: int, path: Path) -> dict:
-    """Draw both curves; returns {label: ECE} of the pooled answers."""
+def reliability_figure(cfg: QAConfig, seeds: list[int], last: int, path: Path) -> None:
+    """Draw both curves, each labelled with the ECE of its pooled answers."""
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
-    eces = {}
     for epoch, label, color in ((0, "base (epoch 0)", "C0"), (last, f"{last} epochs", "C3")):
         table = _pooled(epoch, seeds)
         fits = table[DELTA_RATE].to_numpy() == 0.0  # correct: resembles a valid answer (Def 3.2)
         ece, bins = expected_calibration_error(
             np.clip(table["confidence"].to_numpy(), 0.0, 1.0), fits, cfg.eval.ece_bins
         )
-        eces[label] = ece
         ax.plot(
             [b["confidence"] for b in bins],
             [b["accuracy"] for b in bins],
@@ -61,4 +59,3 @@ def reliability_figure(cfg: QAConfig, seeds: list[int], last: int, path: Path) -
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return eces
