@@ -10,12 +10,13 @@ DVC       := $(VENV)/bin/dvc
 STAMP     := $(VENV)/.deltahall-installed
 PYTEST_ARGS ?=
 UI_PORT   ?= 5000
+SERVER_PORT ?= 5001
 # Keep torch's thread pool at the machine's cores (2 on CI); avoids oversubscription.
 export OMP_NUM_THREADS ?= 2
 # dvc.yaml's stage commands call `deltahall`: put the venv's console scripts first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup data run test test-fast lint ui bench clean sweep dashboard browser
+.PHONY: help setup data run test test-fast lint ui bench clean sweep dashboard browser postgres server
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +50,12 @@ lint: setup ## ruff: lint and format check of src/ and tests/ (CI runs it)
 
 ui: setup ## MLflow UI on 127.0.0.1 (port 5000; UI_PORT=N to change) over the store in params.yaml
 	$(VENV)/bin/mlflow ui --backend-store-uri "$$($(PY) -m deltahall.cli tracking-uri)" --host 127.0.0.1 --port $(UI_PORT)
+
+postgres: ## the team's PostgreSQL on 127.0.0.1:55432 (Debian's package; password in ~/.pgpass)
+	bash scripts/postgres.sh start
+
+server: setup ## MLflow tracking server on PostgreSQL, 127.0.0.1:5001 (SERVER_PORT=N), artifacts in mlartifacts/
+	bash scripts/mlflow_server.sh $(SERVER_PORT)
 
 sweep: data ## Optuna sweeps (coin, qa, t2i) of loss vs δ-rate + the analysis with CIs, on CPU (dvc repro)
 	$(DVC) repro sweep_analysis

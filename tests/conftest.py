@@ -12,8 +12,10 @@ from hypothesis import settings
 
 from deltahall.config import Params, parse_params, profile_params
 
+sys.path.insert(0, str(Path(__file__).parent))  # tests/params_helpers.py, postgres_fixtures.py
+pytest_plugins = ["postgres_fixtures"]  # postgres, pg_database, mlflow_server
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))  # tests/params_helpers.py
 
 # Property tests draw the same examples on every run: a red CI then means a real regression,
 # never an unlucky draw (hypothesis' own `derandomize`).

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from deltahall.config import ConfigError, load_params, profile_params, write_profile
+from deltahall.errors import StageIncomplete
 from deltahall.secrets import mask
 from deltahall.tracking import Terminated
 
@@ -88,10 +89,19 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="join an existing study as worker K and run --n-trials trials only "
-        "(what --workers spawns; how another machine joins a shared study)",
+        help="join the coordinator's study as worker K (what --workers spawns; how another "
+        "machine joins a postgresql:// study) and run trials until the study is full",
     )
-    p.add_argument("--n-trials", type=int, default=None, help="trials for --worker K")
+    p.add_argument(
+        "--n-trials", type=int, default=None, help="with --worker K: run at most N trials"
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="first remove the study (and its replicates) if an earlier run left it in "
+        "sweep.storage, so the study is the one today's params and code make (dvc repro "
+        "runs this); without it the coordinator resumes a stored study and says so",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -293,6 +303,7 @@ STAGE_CALLS = {
         "workers",
         "worker",
         "n_trials",
+        "fresh",
         "params",
     ),
     "sweep-analysis": ("deltahall.sweep.analysis", "run_sweep_analysis"),
@@ -351,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except StageIncomplete as err:
+        print(f"deltahall {args.command}: {mask(err)}", file=sys.stderr)
+        return 1
     except (ConfigError, FileNotFoundError, ValueError) as err:
         if os.environ.get("DELTAHALL_DEBUG"):
             raise

@@ -82,14 +82,24 @@ def test_a_second_run_resumes_the_study_and_other_params_are_refused(
     params["sweep"]["coin"]["n_trials"] = 3
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     assert main(["sweep", "--experiment", "coin"]) == 0  # joins: runs the 1 missing trial
-    assert "2 trials stored, 1 to run" in capsys.readouterr().out
-    study = optuna.load_study(
-        study_name="deltahall-coin",
-        storage=optuna.storages.JournalStorage(
+    out = capsys.readouterr().out  # a stored study is never reused silently
+    assert "resuming a study an earlier run left (2 COMPLETE trials reused" in out
+    assert "1 to run on 1 worker(s)" in out
+
+    def stored():
+        storage = optuna.storages.JournalStorage(
             optuna.storages.journal.JournalFileBackend(str(workdir / "store/coin.journal"))
-        ),
-    )
-    assert [t.number for t in study.trials] == [0, 1, 2]
+        )
+        return optuna.load_study(study_name="deltahall-coin", storage=storage).trials
+
+    assert [t.number for t in stored()] == [0, 1, 2]
+    first = [t.datetime_start for t in stored()]
+    assert main(["sweep", "--experiment", "coin", "--fresh"]) == 0  # what dvc repro runs
+    out = capsys.readouterr().out
+    assert "--fresh: removed study 'deltahall-coin' (3 trials of an earlier run)" in out
+    assert "a new study; 3 to run" in out
+    assert [t.number for t in stored()] == [0, 1, 2]
+    assert all(t.datetime_start > max(first) for t in stored())  # rebuilt, not reused
 
     params["coin"]["model"]["ff_dim"] = 8  # same study name, other base params
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))

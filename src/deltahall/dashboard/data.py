@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from deltahall.config import Params
+from deltahall.secrets import mask
 from deltahall.sweep.objective import DETECTOR_ATTR, mlflow_experiment
 from deltahall.sweep.stage import EXPERIMENTS, PARENT_ATTR, study_location
 from deltahall.sweep.stats import pareto_front
@@ -102,7 +103,8 @@ def collect(params: Params) -> list[ExperimentView]:
             continue
         module = import_module(module_name)
         trials, detector = _trials(study)
-        view = ExperimentView(experiment, module.LOSS, module.RATE, url, name, trials, detector)
+        where = mask(url)  # shown on the page: the study's address, never its password
+        view = ExperimentView(experiment, module.LOSS, module.RATE, where, name, trials, detector)
         view.curves = _curves(
             params, experiment, study.user_attrs.get(PARENT_ATTR), module.LOSS, module.RATE
         )

@@ -139,6 +139,13 @@ class SweepConfig(Strict):
     # Each replicate runs the same studies again with the sampler seeded by this value; the
     # analysis reports the verdict for every seed (verdict_by_seed) and whether they agree.
     replicate_seeds: list[int]
+    # Crash safety (sweep/recovery.py): on a database server every running trial beats each
+    # heartbeat_interval s and one silent for grace_period s is failed; a trial whose worker
+    # died is run again up to max_retry times, and the coordinator gives up after max_retry
+    # rounds in a row that complete no trial.
+    heartbeat_interval: int = Field(ge=1, le=3600)
+    grace_period: int = Field(ge=2, le=86_400)
+    max_retry: int = Field(ge=0, le=10)
     # Analysis: bootstrap over trials (and over runs for the within-run correlations).
     n_boot: int = Field(ge=10, le=100_000)
     ci_level: float = Field(gt=0.0, lt=1.0)
@@ -153,6 +160,15 @@ class SweepConfig(Strict):
             self.replicate_seeds
         ):
             raise ValueError("replicate_seeds must be distinct and differ from seed")
+        return self
+
+    @model_validator(mode="after")
+    def _grace_after_beats(self) -> SweepConfig:
+        if self.grace_period <= self.heartbeat_interval:
+            raise ValueError(
+                f"grace_period ({self.grace_period}) must exceed heartbeat_interval "
+                f"({self.heartbeat_interval}): a live worker would be failed between two beats"
+            )
         return self
 
     @field_validator("storage")

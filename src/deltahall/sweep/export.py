@@ -16,9 +16,9 @@ import numpy as np
 from deltahall.sweep.stats import pareto_front
 from deltahall.sweep.trial import TRAIN_LOSS, VAL_LOSS
 
-TRIAL_COLUMNS = ["number", "state", "loss", "rate", "pareto", "duration_s"]
+TRIAL_COLUMNS = ["number", "state", "loss", "rate", "pareto", "duration_s", "error"]
 HISTORY_COLUMNS = ["trial", "seed", "epoch", "loss", "rate", TRAIN_LOSS, VAL_LOSS]
-_SEED_KEY = re.compile(r"^history/seed(-?\d+)$")
+_EPOCH_KEY = re.compile(r"^history/seed(-?\d+)/epoch(-?\d+)$")  # objective.HISTORY_ATTR
 
 
 def trial_rows(trials: Sequence[Any]) -> list[dict[str, Any]]:
@@ -38,6 +38,7 @@ def trial_rows(trials: Sequence[Any]) -> list[dict[str, Any]]:
                 "rate": rate,
                 "pareto": t.number in on_front,
                 "duration_s": duration,
+                "error": t.user_attrs.get("error"),  # why a FAIL trial failed
                 **t.params,
             }
         )
@@ -48,22 +49,23 @@ def history_rows(trials: Sequence[Any], loss_key: str, rate_key: str) -> list[di
     """Per-epoch (loss, rate) of every seed of every trial, from the trials' user attrs."""
     rows = []
     for t in sorted(trials, key=lambda t: t.number):
-        for key, curve in sorted(t.user_attrs.items()):
-            match = _SEED_KEY.match(key)
-            if not match:
-                continue
-            for point in curve:
-                rows.append(
-                    {
-                        "trial": t.number,
-                        "seed": int(match.group(1)),
-                        "epoch": point["epoch"],
-                        "loss": point.get(loss_key),
-                        "rate": point.get(rate_key),
-                        TRAIN_LOSS: point.get(TRAIN_LOSS),
-                        VAL_LOSS: point.get(VAL_LOSS),
-                    }
-                )
+        points = {}
+        for key, point in t.user_attrs.items():
+            match = _EPOCH_KEY.match(key)
+            if match:
+                points[int(match.group(1)), int(match.group(2))] = point
+        for (seed, _), point in sorted(points.items()):
+            rows.append(
+                {
+                    "trial": t.number,
+                    "seed": seed,
+                    "epoch": point["epoch"],
+                    "loss": point.get(loss_key),
+                    "rate": point.get(rate_key),
+                    TRAIN_LOSS: point.get(TRAIN_LOSS),
+                    VAL_LOSS: point.get(VAL_LOSS),
+                }
+            )
     return rows
 
 

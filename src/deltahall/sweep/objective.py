@@ -1,9 +1,13 @@
 """The Optuna objective shared by every experiment: suggest knobs, train once per seed, return
 (final loss, final rate). Files first: each epoch goes to the trial's user attrs in the Optuna
-storage, then to the trial's nested MLflow run (per seed and, at the end, the seed mean)."""
+storage (one attr per epoch, written once), then to the trial's nested MLflow run (per seed
+and, at the end, the seed mean). Who runs the trial (host, pid, MLflow run) is recorded first,
+so that sweep/recovery.py can fail and retry it if its worker dies."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -11,11 +15,13 @@ from types import ModuleType
 import optuna
 
 from deltahall.config import Params
+from deltahall.secrets import mask
+from deltahall.sweep.recovery import HOST_ATTR, PID_ATTR, RUN_ATTR
 from deltahall.sweep.space import suggest
 from deltahall.sweep.trial import TRAIN_LOSS, SeedRun, mean_curve, objectives
-from deltahall.tracking import EpochLogger, start_run
+from deltahall.tracking import EpochLogger, Terminated, start_run
 
-HISTORY_ATTR = "history/seed{seed}"  # per-epoch metrics of one seed, in the Optuna storage
+HISTORY_ATTR = "history/seed{seed}/epoch{epoch}"  # one epoch's metrics of one seed
 DETECTOR_ATTR = "detector"  # last-epoch detector scores (first seed) and threshold
 
 
@@ -36,8 +42,20 @@ def make_objective(
     tag = f"[sweep {experiment} w{worker}]"
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
+        try:
+            return run_trial(trial)
+        except Terminated as stop:  # a SystemExit, which Optuna would leave RUNNING
+            trial.set_user_attr("error", "terminated (SIGTERM)")
+            raise TrialTerminated(f"trial {trial.number} terminated") from stop
+        except Exception as err:
+            trial.set_user_attr("error", mask(repr(err))[:500])
+            raise
+
+    def run_trial(trial: optuna.Trial) -> tuple[float, float]:
         knobs = suggest(trial, cfg.space)
-        trial.set_user_attr("worker", worker)
+        for key, value in {"worker": worker, HOST_ATTR: socket.gethostname()}.items():
+            trial.set_user_attr(key, value)
+        trial.set_user_attr(PID_ATTR, os.getpid())
         started = time.perf_counter()
         run_params = {
             "trial": trial.number,
@@ -59,6 +77,8 @@ def make_objective(
             tags,
             parent_run_id=parent_run_id,
         ) as run:
+            if run.run_id is not None:
+                trial.set_user_attr(RUN_ATTR, run.run_id)
             runs = [_train_seed(params, module, trial, run, knobs, seed, tag) for seed in cfg.seeds]
             keys = [
                 k
@@ -83,16 +103,20 @@ def make_objective(
     return objective
 
 
+class TrialTerminated(RuntimeError):
+    """SIGTERM during a trial, as an Exception: Optuna marks the trial FAIL, then re-raises."""
+
+
 class TrialCurve:
-    """A seed's per-epoch rows kept in the Optuna storage (the sweep's "file"): the trial's
-    user attr HISTORY_ATTR, rewritten with the whole curve each epoch."""
+    """A seed's per-epoch rows kept in the Optuna storage (the sweep's "file"): one user attr
+    per epoch, so the storage grows by one row per epoch, not by the whole curve."""
 
     def __init__(self, trial: optuna.Trial, seed: int):
-        self.trial, self.key, self.rows = trial, HISTORY_ATTR.format(seed=seed), []
+        self.trial, self.seed = trial, seed
 
     def write(self, row: dict[str, float]) -> None:
-        self.rows.append(dict(row))
-        self.trial.set_user_attr(self.key, self.rows)
+        key = HISTORY_ATTR.format(seed=self.seed, epoch=int(row["epoch"]))
+        self.trial.set_user_attr(key, dict(row))
 
 
 def _train_seed(

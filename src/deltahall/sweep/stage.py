@@ -1,17 +1,16 @@
 """Stage `sweep_<experiment>`: `deltahall sweep --experiment NAME` runs one Optuna study.
 
-The coordinator creates (or joins) the study in sweep.storage, opens the study's parent MLflow
-run, runs the trials (in-process, or split over `--workers` subprocesses), then exports the
-study to files (DVC outputs) and mirrors a summary to the parent run. `--worker K` joins an
-existing study as worker K (what `--workers` spawns; also how another machine joins a
-PostgreSQL study): trials only, under the parent run recorded in the study.
+The coordinator creates (or, without --fresh, resumes) the study in sweep.storage, opens the
+study's parent MLflow run, drives the study to n_trials COMPLETE trials (sweep/workers.py:
+in-process, or over `--workers` subprocesses, retrying the trials of workers that died), then
+always exports the study to files (DVC outputs) and mirrors a summary to the parent run.
+`--worker K` joins the coordinator's study as worker K (what `--workers` spawns; also how
+another machine joins a PostgreSQL study): trials only, under the study's parent run.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -21,9 +20,20 @@ from deltahall.config import ConfigError, Params
 from deltahall.secrets import mask
 from deltahall.sweep import export
 from deltahall.sweep.objective import make_objective, mlflow_experiment
-from deltahall.sweep.storage import make_sampler, open_study, storage_kind, storage_url
+from deltahall.sweep.recovery import Retry
+from deltahall.sweep.storage import (
+    Heartbeat,
+    delete_study,
+    load_existing_study,
+    make_sampler,
+    open_study,
+    state_counts,
+    storage_kind,
+    storage_url,
+)
 from deltahall.sweep.trial import EXPERIMENTS
-from deltahall.tracking import start_run
+from deltahall.sweep.workers import drive, run_trials, spawn, split
+from deltahall.tracking import start_run, tracking_uri
 
 PARENT_ATTR = "mlflow.parent_run_id"
 
@@ -71,49 +81,26 @@ def _open(params: Params, experiment: str, worker: int, replicate: int | None = 
     url, name = study_location(params, experiment, replicate)
     seed = params.sweep.seed if replicate is None else replicate
     sampler = make_sampler(params.sweep.sampler, seed, worker)
-    return open_study(url, name, sampler, fingerprint(params, experiment, replicate))
+    retry = Retry(params.sweep.max_retry, tracking_uri(params))
+    beat = Heartbeat(params.sweep.heartbeat_interval, params.sweep.grace_period, retry)
+    study = open_study(url, name, sampler, fingerprint(params, experiment, replicate), beat)
+    return study, retry
 
 
-def run_sweep_worker(params: Params, experiment: str, worker: int, n_trials: int) -> None:
-    """Join the study and run `n_trials` trials under the parent run recorded in it."""
+def run_sweep_worker(params: Params, experiment: str, worker: int, n_trials: int | None) -> None:
+    """Join the coordinator's study and run trials under its parent run: `n_trials` of them,
+    or (None) until the study is full."""
     module = experiment_module(experiment)
-    study = _open(params, experiment, worker)
+    url, name = study_location(params, experiment)
+    if load_existing_study(url, name) is None:
+        raise ConfigError(
+            f"no study {name!r} in {mask(url)}: start the coordinator first "
+            f"(deltahall sweep --experiment {experiment}), then the workers"
+        )
+    study, retry = _open(params, experiment, worker)
     parent = study.user_attrs.get(PARENT_ATTR)
-    study.optimize(make_objective(params, experiment, module, parent, worker), n_trials=n_trials)
-
-
-def _spawn(experiment: str, params_path: Path, shares: list[int]) -> None:
-    """One `deltahall sweep --worker K` subprocess per share; all must succeed."""
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "deltahall.cli",
-                "sweep",
-                "--experiment",
-                experiment,
-                "--params",
-                str(params_path),
-                "--worker",
-                str(k + 1),
-                "--n-trials",
-                str(n),
-            ]
-        )
-        for k, n in enumerate(shares)
-        if n > 0
-    ]
-    failed = [p.args[-3] for p in procs if p.wait() != 0]
-    if failed:
-        raise RuntimeError(
-            f"sweep {experiment}: worker(s) {', '.join(failed)} failed; see their output above"
-        )
-
-
-def split(n: int, parts: int) -> list[int]:
-    """n trials over `parts` workers, as even as possible: split(7, 3) == [3, 2, 2]."""
-    return [n // parts + (k < n % parts) for k in range(parts)]
+    objective = make_objective(params, experiment, module, parent, worker)
+    run_trials(study, objective, getattr(params.sweep, experiment).n_trials, n_trials, retry)
 
 
 def run_sweep_command(
@@ -122,6 +109,7 @@ def run_sweep_command(
     workers: int,
     worker: int | None,
     n_trials: int | None,
+    fresh: bool,
     params_path: Path,
 ) -> dict | None:
     """`deltahall sweep`: the coordinator, or with --worker K one more worker."""
@@ -130,8 +118,10 @@ def run_sweep_command(
             raise ConfigError(
                 f"--n-trials is for --worker; the coordinator runs sweep.{experiment}.n_trials"
             )
-        return run_sweep(params, experiment, workers, params_path)
-    if worker < 1 or n_trials is None or n_trials < 1:
+        return run_sweep(params, experiment, workers, params_path, fresh)
+    if fresh:
+        raise ConfigError("--fresh is for the coordinator: a worker joins the study it made")
+    if worker < 1 or (n_trials is not None and n_trials < 1):
         raise ConfigError(
             f"--worker K needs K >= 1 and --n-trials N >= 1 (got {worker}, {n_trials})"
         )
@@ -140,9 +130,15 @@ def run_sweep_command(
 
 
 def run_sweep(
-    params: Params, experiment: str, workers: int = 1, params_path: Path = Path("params.yaml")
+    params: Params,
+    experiment: str,
+    workers: int = 1,
+    params_path: Path = Path("params.yaml"),
+    fresh: bool = False,
 ) -> dict:
-    """The study, then each replicate study (sweep.replicate_seeds; in this process)."""
+    """The study, then each replicate study (sweep.replicate_seeds; in this process).
+    `fresh` (what `dvc repro` runs) first removes studies an earlier run left in the storage,
+    so that the study is the one the params and the code describe now."""
     module = experiment_module(experiment)
     url, _ = study_location(params, experiment)
     if workers < 1:
@@ -153,10 +149,36 @@ def run_sweep(
             f"journal:PATH (one machine) or postgresql://... for --workers {workers}"
         )
     module.check(params)  # fail on missing inputs or a bad space before any trial
+    for replicate in [None, *params.sweep.replicate_seeds]:
+        url, name = study_location(params, experiment, replicate)
+        removed = delete_study(url, name) if fresh else 0
+        if removed:
+            print(
+                f"[sweep {experiment}] --fresh: removed study {name!r} ({removed} trials "
+                f"of an earlier run) from {mask(url)}",
+                flush=True,
+            )
     summary = _run_study(params, experiment, module, None, workers, params_path)
     for seed in params.sweep.replicate_seeds:
         _run_study(params, experiment, module, seed, 1, params_path)
     return summary
+
+
+def _announce(study, experiment: str, url: str, workers: int, seed: int, n_trials: int) -> None:
+    counts = state_counts(study)
+    stored = sum(counts.values())
+    reused = (
+        f"resuming a study an earlier run left ({counts['COMPLETE']} COMPLETE trials reused; "
+        f"--fresh starts afresh)"
+        if stored
+        else "a new study"
+    )
+    print(
+        f"[sweep {experiment}] study {study.study_name!r} in {mask(url)}: {reused}; "
+        f"{max(0, n_trials - counts['COMPLETE'])} to run on {workers} worker(s) "
+        f"({study.sampler.__class__.__name__}, seed {seed})",
+        flush=True,
+    )
 
 
 def _run_study(
@@ -169,14 +191,9 @@ def _run_study(
 ) -> dict:
     cfg = getattr(params.sweep, experiment)
     url, name = study_location(params, experiment, replicate)
-    study = _open(params, experiment, 0, replicate)
-    remaining = max(0, cfg.n_trials - len(study.trials))
+    study, retry = _open(params, experiment, 0, replicate)
     seed = params.sweep.seed if replicate is None else replicate
-    print(
-        f"[sweep {experiment}] study {name!r} in {mask(url)}: {len(study.trials)} trials stored, "
-        f"{remaining} to run on {workers} worker(s) ({params.sweep.sampler}, seed {seed})",
-        flush=True,
-    )
+    _announce(study, experiment, url, workers, seed, cfg.n_trials)
     run_params = {
         "study": name,
         "storage": storage_kind(url),
@@ -195,15 +212,25 @@ def _run_study(
     ) as parent:
         if parent.run_id is not None:
             study.set_user_attr(PARENT_ATTR, parent.run_id)
-        if workers == 1:
-            objective = make_objective(params, experiment, module, parent.run_id)
-            study.optimize(objective, n_trials=remaining)
-        else:
-            _spawn(experiment, params_path, split(remaining, workers))
-        summary = _export(study, experiment, module, replicate)
-        parent.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
-        parent.log_artifact(trials_path(experiment, replicate))
-        parent.log_artifact(history_path(experiment, replicate))
+        objective = make_objective(params, experiment, module, parent.run_id)
+
+        def run_round(need: int) -> list[str]:
+            if workers > 1:
+                return spawn(experiment, params_path, split(need, workers))
+            try:
+                run_trials(study, objective, cfg.n_trials, need, retry)
+            except Exception as err:  # noqa: BLE001 - the trial is FAIL with its `error` attr
+                return [f"a trial failed: {mask(repr(err))[:300]}"]
+            return []
+
+        tag = f"[sweep {experiment}]"
+        try:
+            drive(study, run_round, cfg.n_trials, retry, params.sweep.max_retry, 2.0, tag)
+        finally:  # whatever happened, the files say what the study holds now
+            summary = _export(study, experiment, module, replicate)
+            parent.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
+            parent.log_artifact(trials_path(experiment, replicate))
+            parent.log_artifact(history_path(experiment, replicate))
     return summary
 
 
@@ -218,6 +245,7 @@ def _export(study, experiment: str, module: ModuleType, replicate: int | None = 
         history_path(experiment, replicate),
     )
     summary = {**export.study_summary(rows), "loss": module.LOSS, "rate": module.RATE}
+    summary["n_retried"] = sum("failed_trial" in t.system_attrs for t in trials)
     if replicate is None:
         out = paths.SWEEP_METRICS / f"{experiment}.json"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,23 @@ machine, `postgresql://...` for workers on several machines.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from deltahall.secrets import mask
 
 DIRECTIONS = ["minimize", "minimize"]  # (final loss, final δ-hallucination rate)
 SAMPLERS = ("tpe", "qmc", "random")
+
+
+class Heartbeat(NamedTuple):
+    interval: int | None  # seconds between a running trial's heartbeats
+    grace_period: int | None  # a trial silent this long is failed
+    on_stale: Callable[[optuna.Study, FrozenTrial], None] | None  # then called with it
 
 
 def storage_url(template: str, experiment: str) -> str:
@@ -30,8 +38,10 @@ def storage_kind(url: str) -> str:
     return "sqlite" if url.startswith("sqlite:") else "rdb"
 
 
-def open_storage(url: str) -> Any:
-    """An Optuna storage for `url`; local files get their parent folder created."""
+def open_storage(url: str, heartbeat: Heartbeat | None = None) -> Any:
+    """An Optuna storage for `url`; local files get their parent folder created. On a database
+    server, `heartbeat` (interval and grace period in seconds, and what to do with a trial
+    whose worker went silent) turns on Optuna's heartbeats."""
     kind = storage_kind(url)
     if kind == "journal":
         path = Path(url.removeprefix("journal:"))
@@ -44,8 +54,16 @@ def open_storage(url: str) -> Any:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    beat = heartbeat if kind == "rdb" and heartbeat is not None else Heartbeat(None, None, None)
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=beat.interval,
+                grace_period=beat.grace_period,
+                heartbeat_stale_trial_callback=beat.on_stale,
+            )
     except Exception as err:  # noqa: BLE001 - a driver or a server missing: one clear line
         raise ValueError(
             f"cannot open sweep.storage {mask(url)}: {mask(str(err).splitlines()[0])}"
@@ -74,6 +92,7 @@ def open_study(
     name: str,
     sampler: optuna.samplers.BaseSampler,
     fingerprint: dict[str, Any] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> optuna.Study:
     """Create the study or join the existing one of that name (other workers).
 
@@ -84,7 +103,7 @@ def open_study(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
-            storage=open_storage(url),
+            storage=open_storage(url, heartbeat),
             study_name=name,
             sampler=sampler,
             directions=DIRECTIONS,
@@ -105,6 +124,24 @@ def open_study(
                 f"sweep.study_name or remove the study to start afresh"
             )
     return study
+
+
+def delete_study(url: str, name: str) -> int:
+    """Remove the study `name` if it exists; how many trials it held."""
+    study = load_existing_study(url, name)
+    if study is None:
+        return 0
+    n = len(study.get_trials(deepcopy=False))
+    optuna.delete_study(study_name=name, storage=study._storage)
+    return n
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """{'COMPLETE': ..., 'RUNNING': ..., 'WAITING': ..., 'FAIL': ..., 'PRUNED': ...}"""
+    counts = {state.name: 0 for state in optuna.trial.TrialState}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] += 1
+    return counts
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
