@@ -32,7 +32,8 @@ EPILOG = """examples:
   deltahall qa-train                        LoRA fine-tune every (epochs, seed) cell, tracked
   deltahall qa-report                       Table 1 and Figure 4 from the tracked QA history
   deltahall sweep --experiment coin         Optuna study (loss, rate) over sweep.coin.space
-  deltahall sweep --experiment coin --workers 2   the same split over 2 processes (journal:)
+  deltahall sweep --experiment coin --workers 2   the same over 2 processes (journal:, postgresql:)
+  deltahall sweep --experiment coin --worker 3    another machine joins a postgresql:// study
   deltahall sweep-analysis                  does lower loss lower the rate? CIs and verdicts
   deltahall theory-report                   Theorem 5.1's bound vs Monte Carlo on a grid (§5)
   deltahall dashboard                       dashboards/index.html from MLflow and Optuna
@@ -208,7 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
             "workers; postgresql://...: several machines) and tracked in MLflow as "
             "nested runs of the study's run (experiment sweep_NAME). Writes "
             "outputs/sweep/NAME/trials.csv, plots/sweep/NAME_history.csv and "
-            "metrics/sweep/NAME.json.",
+            "metrics/sweep/NAME.json. The coordinator runs until n_trials trials are "
+            "COMPLETE: a trial whose worker died (kill -9; on postgresql://, a silent "
+            "heartbeat) is failed and run again (sweep.max_retry); the files are written "
+            "even when it gives up (exit 1).",
         )
     )
     _add_params(

@@ -41,7 +41,8 @@ MUTANTS = {
 def _mutated_copy(tmp_path: Path, source: str, original: str, replacement: str) -> Path:
     shutil.copytree(ROOT / "src" / "deltahall", tmp_path / "src" / "deltahall")
     shutil.copytree(ROOT / "tests" / "theory", tmp_path / "tests" / "theory")
-    shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "tests" / "conftest.py")
+    for shared in ("conftest.py", "postgres_fixtures.py"):  # conftest loads the fixtures
+        shutil.copy(ROOT / "tests" / shared, tmp_path / "tests" / shared)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / "src" / "deltahall" / source
     text = target.read_text(encoding="utf-8")
