@@ -66,7 +66,7 @@ dashboard: setup ## dashboards/index.html (offline) from MLflow and the Optuna s
 browser: ## Debian chromium + chromedriver for the dashboard's browser test (root; idempotent)
 	bash scripts/install_browser.sh
 
-bench: setup ## benchmark the coin trainer (examples/s, epoch time) at the paper's config
+bench: setup ## coin trainer vs a notebook-style yardstick, default-profile figures, detector scoring -> metrics/bench/coin.json
 	$(PY) benchmarks/coin_throughput.py
 
 clean: ## remove pipeline outputs and the local MLflow store (keeps .venv and data/)

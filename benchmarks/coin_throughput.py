@@ -1,63 +1,131 @@
-"""Coin-trainer throughput at the paper's config (8 layers, d_model 64, ff 256) on this CPU.
+"""`make bench`: the coin trainer against a notebook-style implementation, side by side in one
+run, and the default profile's figures (issue 15). Writes metrics/bench/coin.json.
 
-Prints, per N, training examples/second and seconds per epoch (train pass + exact scoring of
-the validation set), for the batch size and thread count in params.yaml.
-Usage: .venv/bin/python benchmarks/coin_throughput.py [--epochs 2] [--examples 20000]
+Reference config (the notebook's): 8 layers, d 64, 8 heads, ff 256, dropout 0.1, batch 64,
+lr 1e-4, M = 20 000, one thread. Both sides time whole epochs (train pass + validation pass);
+the median of --epochs epochs is quoted, after one untimed warm-up epoch. The default profile
+(params.yaml: dropout 0, collapsed batches) is timed the same way, with its peak memory.
+Detector scoring: embeddings/s of the default 64-d detector's predict.
+Usage: .venv/bin/python benchmarks/coin_throughput.py [--epochs 3] [--only-n 2]
 """
+
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import resource
+import statistics
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from deltahall.coin.data import generate_coin_data, split_train_val
-from deltahall.coin.metrics import score_estimates, state_pmfs
-from deltahall.coin.model import CoinTransformer, count_parameters
-from deltahall.coin.train import predict, train_one_epoch
-from deltahall.config import CoinModelConfig, load_params
+sys.path.insert(0, str(Path(__file__).parent))
+from notebook_coin import seconds_per_epoch  # noqa: E402
+
+from deltahall.coin.config import CoinModelConfig, CoinTrainConfig  # noqa: E402
+from deltahall.coin.data import generate_coin_data, split_train_val  # noqa: E402
+from deltahall.coin.train import train_coin_model  # noqa: E402
+from deltahall.config import load_params  # noqa: E402
+
+REFERENCE = dict(d_model=64, n_heads=8, n_layers=8, ff_dim=256, dropout=0.1, batch_size=64, lr=1e-4)
+OUT = Path("metrics/bench/coin.json")
 
 
-def bench(n_choose: int, examples: int, epochs: int, params) -> dict[str, float]:
-    cfg = params.coin
-    train, val = split_train_val(generate_coin_data(n_choose, examples, seed=0), cfg.val_fraction)
-    torch.set_num_threads(cfg.train.torch_threads)
-    torch.manual_seed(0)
-    model = CoinTransformer(2 * n_choose, CoinModelConfig())  # the paper's architecture
-    optim = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
-    gen = torch.Generator().manual_seed(0)
-    pmfs = state_pmfs(val.state_probs)
-    train_s, eval_s = [], []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        train_one_epoch(model, optim, train, cfg.train.batch_size, gen)
-        t1 = time.perf_counter()
-        score_estimates(predict(model, val.coin_ids), val.heads, pmfs, "ceil", 0.25)
-        train_s.append(t1 - t0)
-        eval_s.append(time.perf_counter() - t1)
-    best_train = min(train_s)
-    return {"params": count_parameters(model), "n_train": len(train),
-            "examples_per_s": len(train) / best_train, "train_s": best_train,
-            "eval_s": min(eval_s), "epoch_s": best_train + min(eval_s)}
+def deltahall_epochs(train, val, n_coins, model_cfg, train_cfg, eval_cfg, epochs) -> list[float]:
+    """Wall seconds of each epoch of deltahall's trainer (its own epoch clock)."""
+    cfg = train_cfg.model_copy(update={"epochs": epochs + 1})
+    result = train_coin_model(train, val, n_coins, model_cfg, cfg, eval_cfg, seed=0)
+    return [row["time/epoch_s"] for row in result.history[1:]]  # first epoch: warm-up
+
+
+def reference_configs(params) -> tuple[CoinModelConfig, CoinTrainConfig]:
+    model = CoinModelConfig(**{k: REFERENCE[k] for k in CoinModelConfig.model_fields})
+    train = params.coin.train.model_copy(
+        update={"batch_size": 64, "lr": 1e-4, "torch_threads": 1, "collapse_duplicates": False}
+    )
+    return model, train
+
+
+def detector_rate(params, n: int = 200_000) -> float:
+    from deltahall.detector.fit import fit_detector
+    from deltahall.detector.stage import fit_settings
+
+    rng = np.random.default_rng(0)
+    dim = params.clip.embed_dim
+    fit = np.concatenate([rng.normal(0, 1, (1500, dim)), rng.normal(0.5, 1, (1500, dim))])
+    labels = np.repeat([0, 1], 1500)
+    detector, _ = fit_detector(fit, labels, ["a", "b"], fit_settings(params), seed=0)
+    batch = rng.normal(0.2, 1, (n, dim))
+    detector.predict(batch[:1000])
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        detector.predict(batch)
+        times.append(time.perf_counter() - started)
+    return n / statistics.median(times)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=2, help="timed epochs per N (best is reported)")
-    ap.add_argument("--examples", type=int, default=20_000, help="M: examples per dataset")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=3, help="timed epochs per side and N (median)")
+    ap.add_argument("--only-n", type=int, action="append", help="N to time (default 2, 3, 5)")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     params = load_params(args.params)
-    print(f"# coin trainer, paper config; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cpus, threads {params.coin.train.torch_threads}, "
-          f"batch {params.coin.train.batch_size}, M {args.examples}")
-    print(f"{'N':>2} {'params':>8} {'n_train':>8} {'examples/s':>11} {'train s':>8} {'eval s':>7} {'epoch s':>8}")
-    for n in (2, 3, 5):
-        r = bench(n, args.examples, args.epochs, params)
-        print(f"{n:>2} {r['params']:>8} {r['n_train']:>8} {r['examples_per_s']:>11.0f} "
-              f"{r['train_s']:>8.2f} {r['eval_s']:>7.2f} {r['epoch_s']:>8.2f}", flush=True)
+    torch.set_num_threads(1)
+    load = os.getloadavg()[0]
+    print(
+        f"# torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} cpus, 1 thread, "
+        f"load {load:.2f}; medians of {args.epochs} epochs, M = 20 000"
+    )
+    ref_model, ref_train = reference_configs(params)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "load_1min": load},
+        "reference": {},
+        "default": {},
+    }
+    for n in args.only_n or [2, 3, 5]:
+        train, val = split_train_val(generate_coin_data(n, 20_000, seed=0), 0.2)
+        ours = deltahall_epochs(
+            train, val, 2 * n, ref_model, ref_train, params.coin.eval, args.epochs
+        )
+        theirs = seconds_per_epoch(train, val, 2 * n, REFERENCE, args.epochs + 1)[1:]
+        mine, other = statistics.median(ours), statistics.median(theirs)
+        report["reference"][str(n)] = {
+            "deltahall_s": mine,
+            "notebook_s": other,
+            "ratio": other / mine,
+        }
+        print(
+            f"coin N={n} reference-config: {mine:.2f} s/epoch, notebook-style: {other:.2f} "
+            f"s/epoch, ratio {other / mine:.2f}",
+            flush=True,
+        )
+        cfg = params.coin
+        default = deltahall_epochs(train, val, 2 * n, cfg.model, cfg.train, cfg.eval, args.epochs)
+        epoch = statistics.median(default)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        report["default"][str(n)] = {
+            "s_per_epoch": epoch,
+            "examples_per_s": len(train) / epoch,
+            "peak_rss_mb": peak_mb,
+        }
+        print(
+            f"coin N={n} default profile: {epoch:.2f} s/epoch, {len(train) / epoch:,.0f} "
+            f"examples/s (train + validation), peak memory {peak_mb:.0f} MB",
+            flush=True,
+        )
+    rate = detector_rate(params)
+    report["detector_embeddings_per_s"] = rate
+    print(f"detector scoring ({params.clip.embed_dim}-d default): {rate:,.0f} embeddings/s")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"-> {OUT}")
 
 
 if __name__ == "__main__":

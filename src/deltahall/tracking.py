@@ -128,6 +128,12 @@ def _connect(uri: str, experiment: str, required: bool) -> Any | None:
         return None
 
 
+def prepare(params: Params, experiment: str) -> None:
+    """Create the store's tables and the experiment now, before worker processes that log into
+    it start: two processes migrating one fresh SQLite store at once fail."""
+    _connect(tracking_uri(params), experiment, params.tracking.required)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -119,7 +119,27 @@ def test_ctrl_c_ends_the_run_killed_with_one_line_and_no_traceback(workdir: Path
     assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
     said = [line for line in err.splitlines() if line.strip() and " INFO mlflow" not in line]
     assert len(said) == 1, err
-    runs = _runs(mlflow_uri, "coin")
-    assert list(runs["status"]) == ["KILLED"]
-    history = mlflow.tracking.MlflowClient().get_metric_history(runs["run_id"][0], "train/loss")
-    assert [m.step for m in history][:1] == [1]
+    runs = _runs(mlflow_uri, "coin")  # every seed was training side by side: all stopped
+    assert set(runs["status"]) == {"KILLED"} and len(runs) == len(raw["coin"]["seeds"])
+    client = mlflow.tracking.MlflowClient()
+    steps = [[m.step for m in client.get_metric_history(r, "train/loss")] for r in runs["run_id"]]
+    assert [1] in [s[:1] for s in steps]  # the epoch printed before the signal was logged
+
+
+def test_seeds_in_parallel_processes_give_the_numbers_of_one_by_one(workdir: Path, mlflow_uri: str):
+    import yaml
+
+    raw = yaml.safe_load((workdir / "params.yaml").read_text())
+    assert main(["coin-data", "--n-choose", "3"]) == 0
+    made = {}
+    for processes in (1, 2):
+        raw["coin"]["train"]["processes"] = processes
+        (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+        assert main(["coin-train", "--n-choose", "3"]) == 0
+        history = pd.read_csv(workdir / "plots/coin/history/observed_n3.csv")
+        summary = json.loads((workdir / "metrics/coin/observed_n3.json").read_text())
+        made[processes] = history.drop(columns=["time/epoch_s"]), summary
+        assert not list((workdir / "plots/coin/history").glob("*.part"))  # joined, removed
+    pd.testing.assert_frame_equal(made[1][0], made[2][0], check_exact=True)
+    assert made[1][1] == made[2][1]
+    assert list(made[2][0]["seed"].drop_duplicates()) == [0, 1]  # seed order kept

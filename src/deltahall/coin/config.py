@@ -33,6 +33,10 @@ class CoinTrainConfig(Strict):
     lr: float = Field(gt=0.0, le=1.0)
     weight_decay: float = Field(ge=0.0, le=1.0)
     torch_threads: int = Field(ge=1, le=256)
+    # Forward each distinct coin set of a batch once, its loss weighted by its count: the same
+    # gradient as the plain loop (exact math; only float rounding differs), needs dropout 0.
+    collapse_duplicates: bool
+    processes: int = Field(ge=1, le=256)  # seeds trained side by side, torch_threads each
 
 
 class CoinEvalConfig(Strict):

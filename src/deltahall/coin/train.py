@@ -28,14 +28,48 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def canonical(coin_ids: np.ndarray) -> np.ndarray:
+    """Each example's coins in label order: the model is a set function (no positions, mean
+    pooling), so the draw order carries nothing, and equal sets become equal rows."""
+    return np.sort(coin_ids, axis=1)
+
+
+@dataclass
+class DistinctSets:
+    """A dataset's coin sets folded to the at most C(2N, N) distinct ones (6, 20, 252)."""
+
+    sets: torch.Tensor  # (S, N) each distinct set once
+    index: torch.Tensor  # (M,) which distinct set each example holds
+
+    @classmethod
+    def of(cls, coin_ids: np.ndarray) -> DistinctSets:
+        sets, index = np.unique(canonical(coin_ids), axis=0, return_inverse=True)
+        return cls(torch.from_numpy(sets), torch.from_numpy(index.reshape(-1)))
+
+
 def predict(model: nn.Module, coin_ids: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """The model's estimate for every example: one forward pass per distinct coin set."""
     model.eval()
+    folded = DistinctSets.of(coin_ids)
     out = []
     with torch.no_grad():
-        for start in range(0, len(coin_ids), batch_size):
-            batch = torch.from_numpy(coin_ids[start : start + batch_size])
-            out.append(model(batch).double().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+        for start in range(0, len(folded.sets), batch_size):
+            out.append(model(folded.sets[start : start + batch_size]).double())
+    return torch.cat(out)[folded.index].numpy() if out else np.zeros(0)
+
+
+def _collapsed_loss(model: nn.Module, folded: DistinctSets, idx, targets) -> tuple:
+    """The batch's MSE with each distinct set forwarded once: sum over sets of
+    (count / B) * (f(set) - mean target)^2 has exactly the gradient of the plain MSE; the
+    within-set variance of the targets, which has none, is added back to the reported value."""
+    index, y = folded.index[idx], targets[idx]
+    counts = torch.bincount(index, minlength=len(folded.sets))
+    present = counts.nonzero().squeeze(1)
+    mean = torch.bincount(index, weights=y, minlength=len(folded.sets)) / counts.clamp(min=1)
+    share = counts[present].float() / len(idx)
+    loss = (share * (model(folded.sets[present]) - mean[present].float()) ** 2).sum()
+    spread = ((y - mean[index]) ** 2).mean()
+    return loss, loss.item() + spread.item()
 
 
 def train_one_epoch(
@@ -44,20 +78,27 @@ def train_one_epoch(
     data: CoinData,
     batch_size: int,
     generator: torch.Generator,
+    collapse: bool = False,
 ) -> float:
-    """One pass in a seeded random order; returns the example-weighted mean training MSE."""
+    """One pass in a seeded random order; returns the example-weighted mean training MSE.
+    `collapse` forwards each distinct coin set of a batch once (exact without dropout)."""
     model.train()
-    coin_ids = torch.from_numpy(data.coin_ids)
-    targets = torch.from_numpy(data.heads).float()
+    folded = DistinctSets.of(data.coin_ids)
+    coin_ids = folded.sets[folded.index]
+    targets = torch.from_numpy(data.heads).double()
     order = torch.randperm(len(data), generator=generator)
     total, seen = 0.0, 0
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        loss = nn.functional.mse_loss(model(coin_ids[idx]), targets[idx])
+        if collapse:
+            loss, value = _collapsed_loss(model, folded, idx, targets)
+        else:
+            loss = nn.functional.mse_loss(model(coin_ids[idx]), targets[idx].float())
+            value = loss.item()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(idx)
+        total += value * len(idx)
         seen += len(idx)
     return total / seen
 
@@ -80,15 +121,22 @@ def train_coin_model(
     torch.set_num_threads(train_cfg.torch_threads)
     seed_everything(seed)
     model = CoinTransformer(n_coins, model_cfg)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
+    if train_cfg.collapse_duplicates and model_cfg.dropout > 0:
+        raise ValueError(
+            f"coin.train.collapse_duplicates is exact only without dropout; coin.model.dropout "
+            f"is {model_cfg.dropout} (set one of them off)"
+        )
+    optimizer = torch.optim.AdamW(  # fused: one kernel for all parameters (5x faster here)
+        model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, fused=True
     )
     generator = torch.Generator().manual_seed(seed)
     val_pmfs = state_pmfs(val.state_probs)  # exact, computed once
     result = TrainResult(model)
     for epoch in range(1, train_cfg.epochs + 1):
         started = time.perf_counter()
-        train_loss = train_one_epoch(model, optimizer, train, train_cfg.batch_size, generator)
+        train_loss = train_one_epoch(
+            model, optimizer, train, train_cfg.batch_size, generator, train_cfg.collapse_duplicates
+        )
         scores = score_estimates(
             predict(model, val.coin_ids), val.heads, val_pmfs, eval_cfg.rounding, eval_cfg.delta
         )
