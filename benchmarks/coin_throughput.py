@@ -108,16 +108,20 @@ def main() -> None:
         )
         cfg = params.coin
         default = deltahall_epochs(train, val, 2 * n, cfg.model, cfg.train, cfg.eval, args.epochs)
-        epoch = statistics.median(default)
+        plain_train = cfg.train.model_copy(update={"collapse_duplicates": False})
+        plain = deltahall_epochs(train, val, 2 * n, cfg.model, plain_train, cfg.eval, args.epochs)
+        epoch, plain_epoch = statistics.median(default), statistics.median(plain)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report["default"][str(n)] = {
             "s_per_epoch": epoch,
+            "plain_loop_s_per_epoch": plain_epoch,
             "examples_per_s": len(train) / epoch,
             "peak_rss_mb": peak_mb,
         }
         print(
-            f"coin N={n} default profile: {epoch:.2f} s/epoch, {len(train) / epoch:,.0f} "
-            f"examples/s (train + validation), peak memory {peak_mb:.0f} MB",
+            f"coin N={n} default profile: {epoch:.2f} s/epoch ({plain_epoch:.2f} with the plain "
+            f"loop, x{plain_epoch / epoch:.1f}), {len(train) / epoch:,.0f} examples/s "
+            f"(train + validation), peak memory {peak_mb:.0f} MB",
             flush=True,
         )
     rate = detector_rate(params)
