@@ -66,7 +66,7 @@ start() {
   fi
   if ! as_server_user "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; then
     as_server_user "$BIN/pg_ctl" -D "$DIR" -w -l "$DIR/server.log" \
-      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR" start >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c max_connections=300" start >/dev/null
   fi
   local pw="${DELTAHALL_PG_PASSWORD:-$(stored_password)}"
   [[ -n "$pw" ]] || pw=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')

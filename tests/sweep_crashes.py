@@ -20,11 +20,11 @@ def slow_coin_study(workdir: Path, storage: str, n_trials: int, **extra) -> dict
     """Edit the workdir's params: a coin study whose trials each last a few seconds (several
     epochs, so that a worker can be caught mid-trial), one torch thread per worker."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["coin"]["train"]["torch_threads"] = 1
+    params["coin"]["train"].update(torch_threads=1, collapse_duplicates=False)  # slower
     params["sweep"].update(storage=storage, **extra)
     coin = params["sweep"]["coin"]
-    coin.update(n_trials=n_trials, seeds=[0], n_examples=400)
-    coin["space"]["epochs"] = {"type": "categorical", "choices": [6]}
+    coin.update(n_trials=n_trials, seeds=[0], n_examples=3000)
+    coin["space"]["epochs"] = {"type": "categorical", "choices": [12]}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     return params
 
@@ -44,10 +44,12 @@ def start_coordinator(workdir: Path, workers: int, env: dict | None = None) -> s
 def catch_mid_trial(
     load: Callable[[], optuna.Study | None], worker: int, timeout_s: float = 300
 ) -> optuna.trial.FrozenTrial:
-    """Poll the study until `worker` runs a trial that has finished at least one epoch."""
+    """Poll the study until `worker` runs a trial that has finished at least one epoch (one
+    storage for all polls: a new one per poll would leak database connections)."""
     deadline = time.monotonic() + timeout_s
+    study = None
     while time.monotonic() < deadline:
-        study = load()
+        study = study or load()
         for trial in study.get_trials() if study is not None else []:
             if (
                 trial.state == optuna.trial.TrialState.RUNNING

@@ -4,37 +4,73 @@ numbers as one by one (each job seeds itself and runs on coin.train.torch_thread
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import signal
+import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
 
-def _ignore_ctrl_c() -> None:
+def _child(job: Callable[..., Any], args: tuple, out: str) -> None:
     # Ctrl-C reaches the whole process group: the parent alone decides, then stops the
-    # workers with SIGTERM, which their MLflow runs end as KILLED (tracking.start_run).
+    # children with SIGTERM, which their MLflow runs end as KILLED (tracking.start_run).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        outcome = (True, job(*args))
+    except BaseException as err:  # noqa: BLE001 - handed to the parent, which raises it
+        outcome = (False, err)
+    Path(out).write_bytes(pickle.dumps(outcome))
 
 
 def run_jobs(job: Callable[..., Any], args: Sequence[tuple], processes: int) -> list[Any]:
-    """[job(*a) for a in args], in `processes` worker processes when more than one; results in
-    the order of `args`. Workers start fresh ("spawn"): nothing of the parent's torch, MLflow
-    or database state is shared. Ctrl-C or SIGTERM of the parent stops every worker first."""
+    """[job(*a) for a in args], at most `processes` at a time in fresh ("spawn") processes
+    when more than one; results in the order of `args`. A job's exception is raised here;
+    Ctrl-C or SIGTERM of the parent stops every running child first."""
     if processes <= 1 or len(args) <= 1:
         return [job(*a) for a in args]
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        min(processes, len(args)), mp_context=context, initializer=_ignore_ctrl_c
-    )
-    try:
-        futures = [pool.submit(job, *a) for a in args]
-        return [f.result() for f in futures]
-    except BaseException:
-        for future in futures if "futures" in locals() else []:
-            future.cancel()
-        for worker in list(getattr(pool, "_processes", {}).values()):
-            if worker.is_alive():
-                worker.terminate()  # SIGTERM
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    results: dict[int, Any] = {}
+    running: dict[int, tuple[Any, Path]] = {}
+    with tempfile.TemporaryDirectory(prefix="deltahall-jobs-") as tmp:
+        pending = list(enumerate(args))
+        try:
+            while pending or running:
+                while pending and len(running) < processes:
+                    index, job_args = pending.pop(0)
+                    out = Path(tmp) / f"{index}.pickle"
+                    child = context.Process(target=_child, args=(job, job_args, str(out)))
+                    child.start()
+                    running[index] = (child, out)
+                wait([child.sentinel for child, _ in running.values()])
+                for index, (child, out) in list(running.items()):
+                    if child.exitcode is not None:
+                        del running[index]
+                        results[index] = _outcome(child, out, index)
+        except BaseException:
+            _stop([child for child, _ in running.values()])
+            raise
+    return [results[i] for i in range(len(args))]
+
+
+def _outcome(child, out: Path, index: int) -> Any:
+    if not out.exists():
+        raise RuntimeError(
+            f"job {index} (process {child.pid}) died with exit code {child.exitcode}"
+        )
+    ok, value = pickle.loads(out.read_bytes())
+    if not ok:
+        raise value
+    return value
+
+
+def _stop(children: list) -> None:
+    for child in children:
+        if child.is_alive():
+            child.terminate()  # SIGTERM: the child's run ends KILLED
+    for child in children:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+            child.join()

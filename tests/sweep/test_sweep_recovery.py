@@ -95,7 +95,7 @@ def test_sigterm_ends_the_trial_fail_and_the_study_still_completes(workdir: Path
     stopped = kill_mid_trial(journal_loader(workdir / "store/coin.journal"), 1, signal.SIGTERM)
     out, err = coordinator.communicate(timeout=600)
     assert coordinator.returncode == 0, out + err
-    assert "worker 1 exited 143" in out and "terminated (SIGTERM)" in err
+    assert "worker 1 exited 143" in out and "terminated (SIGTERM)" in err, out + err
     study = journal_loader(workdir / "store/coin.journal")()
     trial = study.trials[stopped.number]
     assert trial.state == TrialState.FAIL  # Optuna's state, not RUNNING forever
@@ -137,6 +137,6 @@ def test_every_epoch_is_stored_once(workdir: Path, mlflow_uri: str):
     journal = (workdir / "store/coin.journal").read_text()
     (trial,) = journal_loader(workdir / "store/coin.journal")().trials
     epochs = sorted(k for k in trial.user_attrs if k.startswith("history/"))
-    assert epochs == [f"history/seed0/epoch{e}" for e in range(1, 7)]
+    assert epochs == sorted(f"history/seed0/epoch{e}" for e in range(1, 13))
     assert all(isinstance(trial.user_attrs[k], dict) for k in epochs)  # a row, not a curve
     assert journal.count('"history/seed0/epoch3"') == 1  # written once, never re-saved
