@@ -20,17 +20,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from deltahall.tracking import _pid_alive as pid_alive  # the one liveness check (orphaned runs)
+
 HOST_ATTR, PID_ATTR, RUN_ATTR = "host", "pid", "mlflow_run_id"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
 
 
 class Retry:
