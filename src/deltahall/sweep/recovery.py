@@ -33,7 +33,6 @@ class Retry:
 
     def __init__(self, max_retry: int, tracking_uri: str | None):
         self.max_retry, self.tracking_uri = max_retry, tracking_uri
-        self.retried: list[int] = []  # numbers of the trials this process queued again
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         end_mlflow_run(self.tracking_uri, trial)
@@ -48,7 +47,6 @@ class Retry:
                 system_attrs={"failed_trial": history[0], "retry_history": history},
             )
         )
-        self.retried.append(trial.number)
 
 
 def end_mlflow_run(tracking_uri: str | None, trial: FrozenTrial) -> None:
