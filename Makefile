@@ -11,12 +11,17 @@ STAMP     := $(VENV)/.deltahall-installed
 PYTEST_ARGS ?=
 UI_PORT   ?= 5000
 SERVER_PORT ?= 5001
+# `make gate`: the newest finished run of GATE_EXPERIMENT must have GATE_METRIC's CI upper bound
+# <= GATE_MAX (deltahall gate; exit 1 and one line otherwise)
+GATE_EXPERIMENT ?= qa
+GATE_METRIC ?= val/delta_hall_rate
+GATE_MAX ?= 0.2
 # Keep torch's thread pool at the machine's cores (2 on CI); avoids oversubscription.
 export OMP_NUM_THREADS ?= 2
 # dvc.yaml's stage commands call `deltahall`: put the venv's console scripts first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup data run test test-fast lint ui bench clean sweep dashboard browser postgres server
+.PHONY: help setup data run test test-fast lint ui bench clean sweep dashboard browser postgres server gate
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +70,9 @@ dashboard: setup ## dashboards/index.html (offline) from MLflow and the Optuna s
 
 browser: ## Debian chromium + chromedriver for the dashboard's browser test (root; idempotent)
 	bash scripts/install_browser.sh
+
+gate: setup ## CI gate on the last `make run`: exit 1 unless the newest qa run's δ-rate CI upper bound <= GATE_MAX (0.2)
+	$(PY) -m deltahall.cli gate --experiment $(GATE_EXPERIMENT) --metric $(GATE_METRIC) --max $(GATE_MAX)
 
 bench: setup ## coin trainer vs a notebook-style yardstick, default-profile figures, detector scoring -> metrics/bench/coin.json
 	$(PY) benchmarks/coin_throughput.py

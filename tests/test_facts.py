@@ -13,6 +13,7 @@ import yaml
 from deltahall.cli import main
 from deltahall.facts.analysis import analyse_facts, error_by_mentions
 from deltahall.facts.config import parse_bin
+from deltahall.scoring import Example, per_example
 
 BINS = ["0", "1", "2", "3-4", "5+"]
 
@@ -37,14 +38,21 @@ def test_error_by_mentions_by_hand():
 
 def test_analysis_gate_figure_and_targets():
     mentions = np.array([5, 6, 7, 1])
-    correct = np.array([True, True, False, False])
     conf = np.array([0.9, 0.8, 0.6, 0.2])
-    out = analyse_facts(mentions, correct, conf, BINS, 5, [0.0, 0.75], 5, 100, 0.95)
+    truth, said = ["Lisbon", "Oslo", "Riga", "Lima"], ["Lisbon", "oslo.", "Rigga", "Quito"]
+    examples = [Example(t, (t,), a, confidence=c) for t, a, c in zip(truth, said, conf)]
+    flags = per_example(examples, 0.5, [0.0, 0.75], correct_if="exact")
+    out = analyse_facts(mentions, flags, conf, BINS, 5, [0.0, 0.75], 5, 100, 0.95)
     assert out["accuracy_seen_often"]["rate"] == pytest.approx(2 / 3)
     assert out["hallucination_rate"]["rate"] == 0.5
+    # "Rigga" is an error (not the value) but no δ-hallucination (2·4/9 > 0.5); "Quito" is both
+    assert out["delta_hall_rate"]["rate"] == 0.25
     # t = 0.75: answer .9 (right) and .8 (right): 2 points over 4; abstain on 2
-    assert out["confidence_targets"]["0.75"] == {"score": 0.5, "abstain_rate": 0.5}
-    assert out["confidence_targets"]["0.0"] == {"score": 0.5, "abstain_rate": 0.0}
+    t75, t0 = out["confidence_targets"]["0.75"], out["confidence_targets"]["0.0"]
+    assert (t75["score"], t75["abstain_rate"]) == (0.5, 0.5)
+    assert t75["score_low"] <= 0.5 <= t75["score_high"] and t75["abstain_low"] < t75["abstain_high"]
+    # t = 0: answer all: +1 +1 -0 -0 (a wrong answer costs 0 at t = 0)
+    assert (t0["score"], t0["abstain_rate"]) == (0.5, 0.0)
 
 
 def _small(workdir: Path, **facts) -> None:

@@ -60,6 +60,7 @@ def test_dvc_repro_tracks_reruns_nothing_then_only_what_changed(scratch_repo: Pa
     assert len(mlflow.search_runs(experiment_names=["qa"])) == 2  # smoke grid: 2 cells x 1 seed
     assert (scratch_repo / "plots/coin/figures/figure3.png").exists()
     assert (scratch_repo / "plots/qa/report/figure4.png").exists()
+    _make_gate_passes_and_fails(scratch_repo)
 
     assert _ran(_sh(scratch_repo, str(BIN / "dvc"), "repro")) == set()
 
@@ -70,6 +71,17 @@ def test_dvc_repro_tracks_reruns_nothing_then_only_what_changed(scratch_repo: Pa
     # what README.md says: the coin training stages, the report, the coin sweep; nothing else
     assert rerun == COIN_EPOCHS_RERUN
     assert len(mlflow.search_runs(experiment_names=["coin"])) == 8
+
+
+def _make_gate_passes_and_fails(repo: Path) -> None:
+    """`make gate` on the smoke run: the newest qa run's δ-rate CI upper bound vs GATE_MAX."""
+    venv = f"VENV={BIN.parent}"
+    passed = run(repo, "make", "-s", "gate", venv, "GATE_MAX=1")
+    assert passed.returncode == 0, passed.stderr
+    assert "gate passed: val/delta_hall_rate = " in passed.stdout
+    assert "CI upper bound" in passed.stdout and "<= max 1" in passed.stdout
+    failed = run(repo, "make", "-s", "gate", venv, "GATE_MAX=-0.01")  # below any rate
+    assert failed.returncode != 0 and "gate FAILED: val/delta_hall_rate" in failed.stderr
 
 
 def test_raw_data_round_trips_through_the_dvc_remote(scratch_repo: Path):

@@ -14,6 +14,7 @@ from pathlib import Path
 from deltahall.config import ConfigError, load_params, profile_params, write_profile
 from deltahall.errors import StageIncomplete
 from deltahall.secrets import mask
+from deltahall.tool_commands import TOOL_CALLS, add_tool_parsers, run_tool
 from deltahall.tracking import Terminated
 
 EPILOG = """examples:
@@ -39,6 +40,11 @@ EPILOG = """examples:
   deltahall dashboard                       dashboards/index.html from MLflow and Optuna
   deltahall profile smoke --write           switch params.yaml to the seconds-long smoke profile
   deltahall validate                        check params.yaml and every raw input in data/
+  deltahall score --input answers.jsonl     δ-rate, accuracy, Kalai scores (CIs) of any answers
+  deltahall judge-images --model models:/hcdr-digits-clip-small@champion imgs/
+                                            the registered detector flags any images
+  deltahall gate --experiment qa --metric val/delta_hall_rate --max 0.2
+                                            exit 1 unless the metric's CI upper bound <= 0.2
 Parameters come from params.yaml (--params to use another file). The MLflow store is
 params.yaml's tracking.uri unless MLFLOW_TRACKING_URI is set."""
 
@@ -279,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on success write this file (the validate stage's output)",
     )
     _add_params(sub.add_parser("tracking-uri", help="print the MLflow tracking URI in use"))
+    add_tool_parsers(sub, _add_params)
     return parser
 
 
@@ -338,6 +345,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(profile_params(args.name, args.params), sort_keys=False), end="")
         return 0
+    if args.command in TOOL_CALLS:
+        return run_tool(args)
     params = load_params(args.params)
     if args.command == "tracking-uri":
         from deltahall.tracking import tracking_uri

@@ -35,6 +35,15 @@ def tracking_uri(params: Params) -> str:
     return os.environ.get(ENV_URI) or params.tracking.uri
 
 
+def named_store(uri: str | None, params_path: Path) -> str:
+    """A tool's store: `uri` (--tracking-uri), else the env var, else the params file's."""
+    if uri or os.environ.get(ENV_URI):
+        return uri or os.environ[ENV_URI]
+    from deltahall.config import load_params
+
+    return load_params(params_path).tracking.uri
+
+
 def git_state(cwd: Path | None = None) -> dict[str, str]:
     def git(*args: str) -> str:
         out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
@@ -99,6 +108,10 @@ class Run:
 
     def log_artifact(self, path: Path | str, artifact_path: str | None = None) -> None:
         self._call("log_artifact", str(path), artifact_path=artifact_path)
+
+    def log_table(self, data: Any, artifact_file: str) -> None:
+        """A pandas DataFrame (or dict of columns) as a table the MLflow UI shows."""
+        self._call("log_table", data=data, artifact_file=artifact_file)
 
 
 class TrackingUnavailable(ValueError):
@@ -184,12 +197,30 @@ def start_run(
     tags: Mapping[str, Any],
     parent_run_id: str | None = None,
 ) -> Iterator[Run]:
-    """One MLflow run, tagged with the git commit and the profile, carrying flat params.
+    """One MLflow run of a stage, tagged with the git commit and the profile, carrying flat
+    params, in the store of params.yaml (or MLFLOW_TRACKING_URI).
 
     `parent_run_id` makes it a nested run of that run (e.g. an Optuna trial under its study's
     run), whether the parent is active in this process or was started by another one.
     """
-    mlflow = _connect(tracking_uri(params), experiment, params.tracking.required)
+    tags = {"profile": params.profile, **tags}
+    uri, required = tracking_uri(params), params.tracking.required
+    with open_run(uri, required, experiment, run_name, run_params, tags, parent_run_id) as run:
+        yield run
+
+
+@contextmanager
+def open_run(
+    uri: str,
+    required: bool,
+    experiment: str,
+    run_name: str,
+    run_params: Mapping[str, Any],
+    tags: Mapping[str, Any],
+    parent_run_id: str | None = None,
+) -> Iterator[Run]:
+    """:func:`start_run` for any store: the tools (`deltahall score`) log through it too."""
+    mlflow = _connect(uri, experiment, required)
     run = Run(mlflow)
     if mlflow is not None:
         try:
@@ -207,7 +238,6 @@ def start_run(
     run.set_tags(
         {
             **git_state(),
-            "profile": params.profile,
             "deltahall.host": socket.gethostname(),
             "deltahall.pid": os.getpid(),
             **tags,

@@ -25,12 +25,15 @@ def registered(mlflow_uri, tmp_path):
     labels = np.repeat([0, 1], 150)
     det, _ = fit_detector(emb, labels, ["cat", "dog"], FitSettings(pca_dim=4), seed=0)
     folder = save_detector(det, tmp_path / "detector")
+    clip_folder = tmp_path / "clip"  # the registered version carries its embedder's files
+    clip_folder.mkdir()
+    (clip_folder / "spec.json").write_text("{}")
     mlflow.set_tracking_uri(mlflow_uri)
     mlflow.set_experiment("detector-test")
     with mlflow.start_run():
-        first = log_and_register(det, folder, NAME, {"git_commit": "abc"}, champion=True)
+        first = log_and_register(det, folder, clip_folder, NAME, {"git_commit": "abc"}, True)
     with mlflow.start_run():
-        second = log_and_register(det, folder, NAME, {"git_commit": "def"}, champion=False)
+        second = log_and_register(det, folder, clip_folder, NAME, {"git_commit": "def"}, False)
     return det, emb, first, second
 
 
@@ -40,6 +43,7 @@ def test_aliases_follow_the_coverage_check(registered):
     client = MlflowClient()
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
     assert client.get_model_version(NAME, "2").tags["git_commit"] == "def"
+    assert "judge-images" in client.get_registered_model(NAME).description
     assert coverage_within_tolerance({"a": 0.88, "b": 0.93}, 0.9, 0.05)
     assert not coverage_within_tolerance({"a": 0.80, "b": 0.90}, 0.9, 0.05)
 

@@ -11,9 +11,10 @@ import math
 import pytest
 import torch
 
-from deltahall.qa.metrics import delta_hallucinated
+from deltahall.qa.metrics import open_examples
 from deltahall.qa.model import EOS, add_lora, build_tiny_qwen2, build_tokenizer, corpus_pairs
 from deltahall.qa.train import encode_pairs, finetune_lora, generate_answers, pretrain_base
+from deltahall.scoring import per_example
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +106,8 @@ def test_generation_is_deterministic_and_excludes_the_prompt(pretrained, splits)
         # the whole answer's probability (Kalai's confidence), not a per-token mean
         assert g.confidence == pytest.approx(math.exp(g.logprob))
     # rates are computable on the answers (values depend on the tiny model, not asserted)
-    flags = delta_hallucinated([g.answer for g in greedy], [q.answers for q in val_q], 0.5)
-    assert flags.shape == (len(val_q),)
+    flags = per_example(open_examples(val_q, [g.answer for g in greedy]), 0.5, ())
+    assert flags["delta_hallucinated"].shape == (len(val_q),)
 
 
 def test_generation_does_not_depend_on_the_batch(pretrained, splits) -> None:

@@ -17,6 +17,7 @@ from deltahall.detector.artifact import load_detector
 from deltahall.detector.fit import HCDRDetector
 
 ARTIFACT_KEY = "detector"
+CLIP_KEY = "clip"  # the CLIP the detector was fitted on: `deltahall judge-images` embeds with it
 
 
 def predictions_frame(detector: HCDRDetector, embeddings: np.ndarray) -> pd.DataFrame:
@@ -44,7 +45,8 @@ class HCDRModel(PythonModel):
 
     def load_context(self, context) -> None:
         self.detector = load_detector(context.artifacts[ARTIFACT_KEY])
+        self.clip_folder: str | None = context.artifacts.get(CLIP_KEY)
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input: np.ndarray, params=None) -> pd.DataFrame:
         values = model_input.to_numpy() if isinstance(model_input, pd.DataFrame) else model_input
         return predictions_frame(self.detector, np.asarray(values, dtype=np.float64))

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 import deltahall
 from deltahall.detector.fit import HCDRDetector
-from deltahall.detector.pyfunc import ARTIFACT_KEY, detector_signature
+from deltahall.detector.pyfunc import ARTIFACT_KEY, CLIP_KEY, detector_signature
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
 # What loading the model needs; listed explicitly so MLflow does not import-trace the code.
@@ -33,8 +33,24 @@ def coverage_within_tolerance(coverages: dict[str, float], target: float, tolera
     return all(abs(value - target) <= tolerance for value in coverages.values())
 
 
+DESCRIPTION = (
+    "Per-class HCDR detector (paper §5, Remark 5.1): a Gaussian mixture per class on PCA'd "
+    "CLIP embeddings, thresholded at the detector.quantile quantile of held-out "
+    "log-densities (the run's params). Input: raw embeddings (n, D) of the CLIP stored with "
+    "it (artifact `clip`). Output per class: `log_density_<c>`, `inside_<c>`; and "
+    "`hallucinated`: outside every class's HCDR. @champion: the newest version whose "
+    "held-out coverage passed detector.coverage_tolerance. Judge any images with "
+    "`deltahall judge-images --model models:/NAME@champion DIR`."
+)
+
+
 def log_and_register(
-    detector: HCDRDetector, folder: Path, name: str, tags: dict[str, str], champion: bool
+    detector: HCDRDetector,
+    folder: Path,
+    clip_folder: Path,
+    name: str,
+    tags: dict[str, str],
+    champion: bool,
 ) -> tuple[str, str]:
     """Inside an active run: log the pyfunc, register a version, tag it, set its alias.
 
@@ -44,7 +60,7 @@ def log_and_register(
     info = mlflow.pyfunc.log_model(
         name="detector",
         python_model=str(MODEL_CODE),
-        artifacts={ARTIFACT_KEY: str(folder)},
+        artifacts={ARTIFACT_KEY: str(folder), CLIP_KEY: str(clip_folder)},
         signature=detector_signature(detector),
         registered_model_name=name,
         input_example=detector.pca_mean[None, :],  # a valid (1, D) embedding, shown in the UI
@@ -53,6 +69,7 @@ def log_and_register(
     )
     version = str(info.registered_model_version)
     client = MlflowClient()
+    client.update_registered_model(name, description=DESCRIPTION)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     alias = "champion" if champion else "challenger"

@@ -148,7 +148,7 @@ def run_detector(params: Params) -> dict:
                 "run_id": str(run.run_id),
             }
             summary["version"], summary["alias"] = log_and_register(
-                det, MODEL_DIR, name, version_tags, champion
+                det, MODEL_DIR, paths.CLIP_DIR, name, version_tags, champion
             )
             print(
                 f"[detector] registered {name} version {summary['version']} as @{summary['alias']}",

@@ -78,6 +78,8 @@ class FactsConfig(Strict):
     batch_size: int = Field(ge=1, le=4096)
     mention_bins: list[str] = Field(min_length=1)
     gate: FactsGateConfig
+    # Definition 3.2 on an answer: δ-hallucinated iff its difflib resemblance to the value <= δ
+    delta: float = Field(gt=0.0, le=1.0)
     confidence_targets: list[float] = Field(min_length=1)
     ece_bins: int = Field(ge=2, le=100)
     n_boot: int = Field(ge=10, le=100_000)

@@ -16,7 +16,7 @@ import json
 import numpy as np
 import torch
 
-from deltahall import paths
+from deltahall import paths, scoring
 from deltahall.config import Params
 from deltahall.facts.analysis import analyse_facts
 from deltahall.facts.config import FactsConfig
@@ -69,16 +69,19 @@ def pretrain_facts_base(cfg: FactsConfig, corpus: list[str], log) -> tuple:
 
 
 def ask_arbitrary_facts(cfg: FactsConfig, model, tokenizer, asked: list[dict]):
-    """Cloze-ask every single-valued fact ({"attribute", "person", "values", "mentions"}):
-    (answers with their probabilities, correct flags, mentions)."""
+    """Cloze-ask every single-valued fact ({"attribute", "person", "values", "mentions"}) and
+    score the answers with deltahall.scoring (correct: exactly the fact's value):
+    (answers with their probabilities, scoring flags, mentions)."""
     from deltahall.facts.ask import cloze_answers
 
     prompts = [BY_NAME[f["attribute"]].cloze(f["person"]) for f in asked]
     answers = cloze_answers(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size)
-    correct = np.array(
-        [a.casefold() == f["values"].casefold() for (a, _), f in zip(answers, asked)]
-    )
-    return answers, correct, np.array([int(f["mentions"]) for f in asked])
+    examples = [
+        scoring.Example(prompt, (f["values"],), a, confidence=p)
+        for prompt, f, (a, p) in zip(prompts, asked, answers)
+    ]
+    flags = scoring.per_example(examples, cfg.delta, cfg.confidence_targets, correct_if="exact")
+    return answers, flags, np.array([int(f["mentions"]) for f in asked])
 
 
 def run_facts(params: Params) -> dict:
@@ -93,10 +96,11 @@ def run_facts(params: Params) -> dict:
         with HistoryCsv(paths.FACTS_PLOTS / "pretrain_history.csv", columns) as history:
             log = EpochLogger("[facts] pretrain", cfg.pretrain.epochs, ["train/loss"], run, history)
             model, tokenizer = pretrain_facts_base(cfg, corpus, log)
-        answers, correct, mentions = ask_arbitrary_facts(cfg, model, tokenizer, asked)
+        answers, flags, mentions = ask_arbitrary_facts(cfg, model, tokenizer, asked)
+        correct = flags["exact"]
         summary = analyse_facts(
             mentions,
-            correct,
+            flags,
             np.array([p for _, p in answers]),
             cfg.mention_bins,
             cfg.gate.mentions,
@@ -138,6 +142,7 @@ def _flat(summary: dict) -> dict[str, float]:
         "ece_base": summary["ece_base"],
         "singleton_rate": summary["singleton_rate"],
         "hallucination_rate": summary["hallucination_rate"]["rate"],
+        "delta_hall_rate": summary["delta_hall_rate"]["rate"],
     }
     for b, r in summary["error_rate_by_mentions"].items():
         if r["rate"] is not None:

@@ -49,7 +49,8 @@ def _one_world(params: Params, share: float, index: int) -> dict:
     tag = f"[facts-sweep {index + 1}/{len(sweep.singleton_shares)} share {share:g}]"
     log = EpochLogger(tag, cfg.pretrain.epochs, ["train/loss"])
     model, tokenizer = pretrain_facts_base(cfg, list(world.corpus), log)
-    _, correct, mentions = ask_arbitrary_facts(cfg, model, tokenizer, asked)
+    _, flags, mentions = ask_arbitrary_facts(cfg, model, tokenizer, asked)
+    correct = flags["exact"]
     return {
         "share_stated_once": facts["share_stated_once"],
         "singleton_rate": facts["singleton_rate"],

@@ -9,8 +9,8 @@ from deltahall.config import Params
 from deltahall.facts.analysis import rate_by_mentions, seen_often
 from deltahall.qa.data import QAData, world_mentions
 from deltahall.qa.generate import generate_answers
-from deltahall.qa.metrics import exact_match
 from deltahall.seeding import derive_seed
+from deltahall.similarity import is_exact
 
 
 def base_knowledge(params: Params, model, tokenizer, data: QAData) -> dict:
@@ -29,7 +29,9 @@ def base_knowledge(params: Params, model, tokenizer, data: QAData) -> dict:
         cfg.eval.max_new_tokens,
         cfg.eval.batch_size,
     )
-    correct = exact_match([g.answer for g in generations], [r.correct_answers for r in rows])
+    correct = np.array(
+        [is_exact(g.answer, r.correct_answers) for g, r in zip(generations, rows)], dtype=bool
+    )
     n_valid = np.array([len(r.correct_answers) for r in rows])
     ev = cfg.eval
     out = {

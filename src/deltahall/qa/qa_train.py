@@ -19,12 +19,12 @@ from deltahall.config import Params
 from deltahall.qa import keys
 from deltahall.qa.config import QAConfig
 from deltahall.qa.inputs import QAData, check_base, load_base, load_qa_data, setup_torch
-from deltahall.qa.metrics import per_question_scores
+from deltahall.qa.metrics import open_examples, per_question_scores, truthfulqa_examples
 from deltahall.qa.model import add_lora
 from deltahall.qa.schema import OpenQuestion
 from deltahall.qa.train import finetune_lora, generate_answers
+from deltahall.scoring import estimates
 from deltahall.seeding import derive_seed, seed_everything
-from deltahall.stats import bootstrap_ci
 from deltahall.theory.kalai import expected_calibration_error
 from deltahall.tracking import EpochLogger, HistoryCsv, start_run
 
@@ -57,11 +57,8 @@ def evaluate(
     val_gen = answer([q.question for q in data.val])
     tqa_gen = answer([r.question for r in data.truthfulqa])
     val, tqa = per_question_scores(
-        [g.answer for g in val_gen],
-        [q.answers for q in data.val],
-        [g.confidence for g in val_gen],
-        [g.answer for g in tqa_gen],
-        data.truthfulqa,
+        open_examples(data.val, [g.answer for g in val_gen], [g.confidence for g in val_gen]),
+        truthfulqa_examples(data.truthfulqa, [g.answer for g in tqa_gen]),
         ev.delta,
         ev.confidence_targets,
     )
@@ -73,9 +70,11 @@ def evaluate(
         ],
     }
     boot_seed = derive_seed("qa-bootstrap", seed, epoch)
-    for name, values in {**val, **tqa}.items():
-        metrics[name], metrics[f"{name}_low"], metrics[f"{name}_high"] = bootstrap_ci(
-            values, ev.n_boot, ev.ci_level, boot_seed
+    for name, est in estimates({**val, **tqa}, ev.n_boot, ev.ci_level, boot_seed).items():
+        metrics[name], metrics[f"{name}_low"], metrics[f"{name}_high"] = (
+            est.value,
+            est.low,
+            est.high,
         )
     table = pd.concat(
         [

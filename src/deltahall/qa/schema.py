@@ -103,7 +103,7 @@ def parse_open_questions(lines: Iterable[str], source: str = "<memory>") -> list
     return out
 
 
-def _utf8_text(path: str | Path, encoding: str = "utf-8") -> str:
+def utf8_text(path: str | Path, encoding: str = "utf-8") -> str:
     """The file's text; a byte that is not UTF-8 is an error naming its line."""
     data = Path(path).read_bytes()
     try:
@@ -118,7 +118,7 @@ def _utf8_text(path: str | Path, encoding: str = "utf-8") -> str:
 
 
 def load_open_questions(path: str | Path) -> list[OpenQuestion]:
-    questions = parse_open_questions(_utf8_text(path).splitlines(), source=str(path))
+    questions = parse_open_questions(utf8_text(path).splitlines(), source=str(path))
     if not questions:
         raise DataSchemaError(str(path), "whole file", "no questions (the file is empty)")
     return questions
@@ -172,7 +172,7 @@ def parse_truthfulqa(
 
 def load_truthfulqa(path: str | Path) -> list[TruthfulQARow]:
     """Read a TruthfulQA-format CSV file (UTF-8; a leading byte-order mark is tolerated)."""
-    text = _utf8_text(path, "utf-8-sig")
+    text = utf8_text(path, "utf-8-sig")
     rows = parse_truthfulqa(csv.DictReader(io.StringIO(text, newline="")), source=str(path))
     if not rows:
         raise DataSchemaError(str(path), "whole file", "no data rows")

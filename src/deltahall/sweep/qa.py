@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from deltahall import scoring
 from deltahall.config import Params
 from deltahall.qa import keys
 from deltahall.qa.config import QAConfig
-from deltahall.qa.metrics import delta_hallucinated, max_resemblance
+from deltahall.qa.metrics import open_examples
 from deltahall.seeding import derive_seed, seed_everything
+from deltahall.similarity import max_resemblance
 from deltahall.sweep.space import override, probes
 from deltahall.sweep.trial import EpochCallback, SeedRun
 
@@ -93,7 +95,8 @@ def train(params: Params, knobs: dict[str, Any], seed: int, on_epoch: EpochCallb
                 cfg.eval.top_p,
             )
         ]
-        rate = float(np.mean(delta_hallucinated(answers, valid, cfg.eval.delta)))
+        flags = scoring.per_example(open_examples(data.val, answers), cfg.eval.delta, ())
+        rate = float(np.mean(flags["delta_hallucinated"]))
         row = {**metrics, RATE: rate}
         history.append({"epoch": epoch, **row})
         last["answers"] = answers
