@@ -13,6 +13,8 @@ UI_PORT   ?= 5000
 SERVER_PORT ?= 5001
 # `make gate`: the newest finished run of GATE_EXPERIMENT must have GATE_METRIC's CI upper bound
 # <= GATE_MAX (deltahall gate; exit 1 and one line otherwise)
+OPTUNA_PORT ?= 8080
+OPTUNA_STUDY ?= coin
 GATE_EXPERIMENT ?= qa
 GATE_METRIC ?= val/delta_hall_rate
 GATE_MAX ?= 0.2
@@ -21,7 +23,7 @@ export OMP_NUM_THREADS ?= 2
 # dvc.yaml's stage commands call `deltahall`: put the venv's console scripts first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup data run test test-fast lint ui bench clean sweep dashboard browser postgres server gate
+.PHONY: help setup data run test test-fast lint ui bench clean sweep dashboard browser postgres server gate optuna-ui
 
 help: ## list every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +75,9 @@ browser: ## Debian chromium + chromedriver for the dashboard's browser test (roo
 
 gate: setup ## CI gate on the last `make run`: exit 1 unless the newest qa run's δ-rate CI upper bound <= GATE_MAX (0.2)
 	$(PY) -m deltahall.cli gate --experiment $(GATE_EXPERIMENT) --metric $(GATE_METRIC) --max $(GATE_MAX)
+
+optuna-ui: setup ## optuna-dashboard on 127.0.0.1 (port 8080; OPTUNA_PORT=N) over the study of sweep.storage (OPTUNA_STUDY=coin)
+	$(VENV)/bin/optuna-dashboard --host 127.0.0.1 --port $(OPTUNA_PORT) "$$($(PY) -m deltahall.cli sweep-storage --experiment $(OPTUNA_STUDY))"
 
 bench: setup ## coin trainer vs a notebook-style yardstick, default-profile figures, detector scoring -> metrics/bench/coin.json
 	$(PY) benchmarks/coin_throughput.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mlflow
@@ -164,7 +165,7 @@ def test_git_dirty_tags_source_changes_not_the_pipelines_own_results(tmp_path):
 
 
 def test_the_epoch_logger_writes_the_file_then_mlflow_then_one_line(tmp_path, capsys):
-    from deltahall.tracking import EpochLogger, HistoryCsv
+    from deltahall.epochs import EpochLogger, HistoryCsv
 
     order = []
 
@@ -195,3 +196,54 @@ def test_the_epoch_logger_writes_the_file_then_mlflow_then_one_line(tmp_path, ca
     with HistoryCsv(tmp_path / "h.csv", ["seed", "epoch", "m"]) as history:
         history.write({"seed": 0, "epoch": 1, "m": 0.5})
         assert (tmp_path / "h.csv").read_text() == "seed,epoch,m\n0,1,0.5\n"  # flushed at once
+
+
+def test_runs_open_on_their_runs_described_with_their_dvc_datasets(
+    mlflow_uri, tmp_path, monkeypatch
+):
+    """The UI's view: experiment kind (runs, not traces), descriptions, and each input as a
+    dataset whose digest is its DVC hash (dvc.lock outs; data/ from data.dvc)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  coin_data@2:\n    outs:\n"
+        "    - path: outputs/coin/observed/n2/data\n"
+        "      md5: 0b74f1a5c5800000000000000000000a.dir\n"
+    )
+    (tmp_path / "data.dvc").write_text(
+        "outs:\n- md5: 2c0fe0691c9b7930a85eb16be8f14a42.dir\n  path: data\n"
+    )
+    inputs = [Path("outputs/coin/observed/n2/data"), Path("data"), Path("not/tracked")]
+    with start_run(Params(), "coin", "observed-n2-seed0", {}, {}, inputs=inputs) as run:
+        run.log_metrics({"train/loss": 1.0})
+    client = mlflow.MlflowClient(mlflow_uri)
+    experiment = client.get_experiment_by_name("coin")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "paper §6.1" in experiment.tags["mlflow.note.content"]
+    logged = client.get_run(run.run_id)
+    assert logged.data.tags["mlflow.note.content"].startswith("**observed-n2-seed0**. Coin-flip")
+    datasets = {d.dataset.name: d.dataset.digest for d in logged.inputs.dataset_inputs}
+    assert datasets == {
+        "outputs/coin/observed/n2/data": "0b74f1a5c5800000000000000000000a",
+        "data": "2c0fe0691c9b7930a85eb16be8f14a42",
+        "not/tracked": "untracked",
+    }
+
+
+def test_under_mlflow_run_every_run_nests_under_the_project_run(mlflow_uri, monkeypatch):
+    """`mlflow run` hands the project's run over in MLFLOW_RUN_ID: MLflow alone would resume
+    it for the first run (refusing another experiment) and drop it for the rest."""
+    client = mlflow.MlflowClient(mlflow_uri)
+    project = client.create_run(client.create_experiment("project")).info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", project)
+    ids = []
+    for seed in (0, 1):
+        with start_run(Params(), "coin", f"seed{seed}", {}, {}) as run:
+            run.log_metrics({"train/loss": 1.0})
+        ids.append(run.run_id)
+    assert os.environ["MLFLOW_RUN_ID"] == project  # kept for the next run and for workers
+    for run_id in ids:
+        logged = client.get_run(run_id)
+        assert logged.data.tags["mlflow.parentRunId"] == project
+        assert logged.info.status == "FINISHED"
+    tags = client.get_run(project).data.tags
+    assert {tags["deltahall.run.seed0"], tags["deltahall.run.seed1"]} == set(ids)

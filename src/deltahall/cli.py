@@ -285,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="on success write this file (the validate stage's output)",
     )
     _add_params(sub.add_parser("tracking-uri", help="print the MLflow tracking URI in use"))
+    where = sub.add_parser(
+        "sweep-storage",
+        help="print the Optuna storage of an experiment's study, as optuna-dashboard takes it",
+    )
+    where.add_argument("--experiment", required=True, help="coin, qa or t2i")
+    _add_params(where)
     add_tool_parsers(sub, _add_params)
     return parser
 
@@ -352,6 +358,11 @@ def run(args: argparse.Namespace) -> int:
         from deltahall.tracking import tracking_uri
 
         print(tracking_uri(params))
+    elif args.command == "sweep-storage":
+        from deltahall.sweep.storage import storage_url
+
+        url = storage_url(params.sweep.storage, args.experiment)
+        print(url.removeprefix("journal:"))  # optuna-dashboard reads a journal file by its path
     else:
         _run_stage(params, args)
     return 0

@@ -8,21 +8,21 @@ already logged stay visible.
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from deltahall.config import Params
+from deltahall.mlflow_ui import EXPERIMENT_KIND, NOTE_TAG, dvc_digest, experiment_note, run_note
 from deltahall.secrets import mask
 
 ENV_URI = "MLFLOW_TRACKING_URI"
@@ -109,6 +109,26 @@ class Run:
     def log_artifact(self, path: Path | str, artifact_path: str | None = None) -> None:
         self._call("log_artifact", str(path), artifact_path=artifact_path)
 
+    def log_input(self, path: Path, digest: str, context: str = "training") -> None:
+        """A DVC-versioned file or folder the run read: the UI's Datasets column."""
+        if self._mlflow is None:
+            return
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource
+
+        source = LocalArtifactDatasetSource(path.as_posix())
+        dataset = MetaDataset(source, name=path.as_posix(), digest=digest or "untracked")
+        for attempt in range(3):  # two seeds' processes may insert the same dataset at once
+            try:
+                self._mlflow.log_input(dataset, context=context)
+                return
+            except Exception:  # noqa: BLE001 - the loser of the race finds it there next time
+                time.sleep(0.2 * (attempt + 1))
+        self._call("log_input", dataset, context=context)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        self._call("log_figure", figure, artifact_file)
+
     def log_table(self, data: Any, artifact_file: str) -> None:
         """A pandas DataFrame (or dict of columns) as a table the MLflow UI shows."""
         self._call("log_table", data=data, artifact_file=artifact_file)
@@ -126,6 +146,9 @@ def _connect(uri: str, experiment: str, required: bool) -> Any | None:
 
             mlflow.set_tracking_uri(uri)
             mlflow.set_experiment(experiment)
+            mlflow.set_experiment_tags(
+                {"mlflow.experimentKind": EXPERIMENT_KIND, NOTE_TAG: experiment_note(experiment)}
+            )
         return mlflow
     except Exception as err:  # noqa: BLE001
         if required:
@@ -196,17 +219,69 @@ def start_run(
     run_params: Mapping[str, Any],
     tags: Mapping[str, Any],
     parent_run_id: str | None = None,
+    inputs: Sequence[Path] = (),
+    system_metrics: bool = False,
 ) -> Iterator[Run]:
     """One MLflow run of a stage, tagged with the git commit and the profile, carrying flat
     params, in the store of params.yaml (or MLFLOW_TRACKING_URI).
 
     `parent_run_id` makes it a nested run of that run (e.g. an Optuna trial under its study's
     run), whether the parent is active in this process or was started by another one.
+    `inputs`: the DVC-versioned paths it reads, logged as its datasets (source: the path,
+    digest: its DVC hash); `system_metrics`: CPU, memory and disk sampled while it trains.
     """
     tags = {"profile": params.profile, **tags}
     uri, required = tracking_uri(params), params.tracking.required
-    with open_run(uri, required, experiment, run_name, run_params, tags, parent_run_id) as run:
+    with open_run(
+        uri, required, experiment, run_name, run_params, tags, parent_run_id, inputs, system_metrics
+    ) as run:
         yield run
+
+
+ENV_RUN_ID = "MLFLOW_RUN_ID"  # set by `mlflow run` to the project's run
+_project_run: list[str] = []  # that run, once read
+
+
+def _hide_project_run() -> str | None:
+    """MLflow's start_run would resume the MLFLOW_RUN_ID run itself (and refuse it under
+    another experiment), and end_run unsets the variable: read it once, hide it from them."""
+    found = os.environ.pop(ENV_RUN_ID, None)
+    if found and not _project_run:
+        _project_run.append(found)
+    return _project_run[0] if _project_run else None
+
+
+def _show_project_run() -> None:
+    """Put MLFLOW_RUN_ID back for the next run and for worker processes spawned later."""
+    if _project_run:
+        os.environ[ENV_RUN_ID] = _project_run[0]
+
+
+def _start(mlflow: Any, run_name: str, parent_run_id: str | None, system_metrics: bool) -> str:
+    """A new run, nested under `parent_run_id`, else under the `mlflow run` project's run
+    (every run of the process and its workers then nests under it)."""
+    project = _hide_project_run()
+    try:
+        parent = parent_run_id or project
+        active = mlflow.start_run(
+            run_name=run_name,
+            nested=parent is not None,
+            parent_run_id=parent,
+            log_system_metrics=system_metrics,
+        )
+    finally:
+        _show_project_run()
+    if project is not None and parent_run_id is None:
+        from mlflow import MlflowClient
+
+        MlflowClient().set_tag(project, f"deltahall.run.{run_name}", active.info.run_id)
+    return active.info.run_id
+
+
+def _end(run: Run, status: str) -> None:
+    if run.active:
+        run._call("end_run", status=status)
+        _show_project_run()
 
 
 @contextmanager
@@ -218,6 +293,8 @@ def open_run(
     run_params: Mapping[str, Any],
     tags: Mapping[str, Any],
     parent_run_id: str | None = None,
+    inputs: Sequence[Path] = (),
+    system_metrics: bool = False,
 ) -> Iterator[Run]:
     """:func:`start_run` for any store: the tools (`deltahall score`) log through it too."""
     mlflow = _connect(uri, experiment, required)
@@ -228,11 +305,13 @@ def open_run(
         except Exception as err:  # noqa: BLE001 - a cleanup of old runs must not stop this one
             print(f"warning: could not check for orphaned MLflow runs ({err})", file=sys.stderr)
         try:
-            active = mlflow.start_run(
-                run_name=run_name, nested=parent_run_id is not None, parent_run_id=parent_run_id
-            )
-            run.run_id = active.info.run_id
+            run.run_id = _start(mlflow, run_name, parent_run_id, system_metrics)
         except Exception as err:  # noqa: BLE001
+            if required:
+                raise TrackingUnavailable(
+                    f"MLflow could not start run {run_name!r} in {experiment!r} ({mask(err)}); "
+                    "nothing was trained untracked"
+                ) from None
             print(f"warning: MLflow start_run failed ({err})", file=sys.stderr)
             run = Run(None)
     run.set_tags(
@@ -240,94 +319,23 @@ def open_run(
             **git_state(),
             "deltahall.host": socket.gethostname(),
             "deltahall.pid": os.getpid(),
+            NOTE_TAG: run_note(experiment, run_name),
             **tags,
         }
     )
     run.log_params(flatten(dict(run_params)))
+    for path in inputs:
+        run.log_input(Path(path), dvc_digest(Path(path)))
     try:
         with _terminate_raises():
             yield run
     except (KeyboardInterrupt, Terminated):
-        if run.active:  # Ctrl-C, or a `kill` / a scheduler's SIGTERM: not a bug, a stop
-            run._call("end_run", status="KILLED")
+        _end(run, "KILLED")  # Ctrl-C, or a `kill` / a scheduler's SIGTERM: not a bug, a stop
         raise
     except BaseException:
-        if run.active:
-            run._call("end_run", status="FAILED")
+        _end(run, "FAILED")
         raise
-    if run.active:
-        run._call("end_run", status="FINISHED")
-
-
-class HistoryCsv:
-    """A per-epoch history file (a DVC plots CSV): header first, each row flushed at once, so a
-    crash keeps every finished epoch."""
-
-    def __init__(self, path: Path, columns: Sequence[str]):
-        self.path, self.columns = Path(path), list(columns)
-        self._fh: Any = None
-        self._writer: csv.DictWriter | None = None
-
-    def __enter__(self) -> HistoryCsv:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("w", newline="")
-        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns)
-        self._writer.writeheader()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._fh.close()
-
-    def write(self, row: Mapping[str, Any]) -> None:
-        assert self._writer is not None, "use HistoryCsv as a context manager"
-        self._writer.writerow(dict(row))
-        self._fh.flush()
-
-
-class EpochRows(Protocol):
-    def write(self, row: Mapping[str, Any]) -> None: ...
-
-
-@dataclass
-class EpochLogger:
-    """The one way a training loop's epoch is recorded: files first, trackers second, a line.
-
-    Each call writes the epoch's row(s) to `history` (flushed), then logs the metrics to the
-    MLflow `run` at step=epoch (keys prefixed by `prefix`), then prints one line with the
-    `shown` metrics. `extra` are constant metrics logged with every epoch (reference lines),
-    `columns` constant columns of every row ({"seed": 0}).
-    """
-
-    tag: str
-    total: int | str
-    shown: Sequence[str]
-    run: Run | None = None
-    history: EpochRows | None = None
-    columns: Mapping[str, Any] = field(default_factory=dict)
-    extra: Mapping[str, float] = field(default_factory=dict)
-    prefix: str = ""
-
-    def __call__(
-        self,
-        epoch: int,
-        metrics: Mapping[str, float],
-        note: str = "",
-        rows: Sequence[Mapping[str, Any]] | None = None,
-    ) -> None:
-        values = {**metrics, **self.extra}
-        if self.history is not None:
-            for columns in rows if rows is not None else [self.columns]:
-                self.history.write({**columns, "epoch": epoch, **values})
-        if self.run is not None:
-            self.run.log_metrics({f"{self.prefix}{k}": v for k, v in values.items()}, step=epoch)
-        timing = f" ({metrics['time/epoch_s']:.1f}s)" if "time/epoch_s" in metrics else ""
-        print(
-            f"{self.tag} epoch {epoch}/{self.total} "
-            + " ".join(f"{k} {metrics[k]:.4f}" for k in self.shown if k in metrics)
-            + note
-            + timing,
-            flush=True,
-        )
+    _end(run, "FINISHED")
 
 
 class Terminated(SystemExit):

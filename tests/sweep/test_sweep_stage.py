@@ -39,6 +39,11 @@ def test_coin_study_files_mlflow_and_analysis(workdir: Path, mlflow_uri: str, ca
     summary = json.loads((workdir / "metrics/sweep/coin.json").read_text())
     assert summary["n_complete"] == 4 and summary["loss"] == "val/loss"
     assert "trial 3:" in capsys.readouterr().out  # one progress line per trial
+    study = optuna.load_study(
+        study_name="deltahall-coin", storage=f"sqlite:///{workdir}/outputs/sweep/coin/optuna.db"
+    )
+    assert study.metric_names == ["final val/loss", "final val/delta_hall_rate"]  # not "0", "1"
+    _optuna_dashboard_names_the_objectives(capsys)
 
     mlflow.set_tracking_uri(mlflow_uri)
     runs = mlflow.search_runs(experiment_names=["sweep_coin"])
@@ -139,3 +144,37 @@ def test_a_replicate_study_gives_the_verdict_for_every_sweep_seed(workdir: Path,
     assert set(coin["verdict_by_seed"]) == {"0", "1"}
     assert coin["verdict_by_seed"]["0"] == coin["verdict"]
     assert coin["verdict_stable"] == (len(set(coin["verdict_by_seed"].values())) == 1)
+
+
+def _optuna_dashboard_names_the_objectives(capsys) -> None:
+    """What `make optuna-ui` serves: optuna-dashboard over `deltahall sweep-storage`."""
+    import json as _json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    assert main(["sweep-storage", "--experiment", "coin"]) == 0
+    storage = capsys.readouterr().out.strip()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dashboard = Path(sys.executable).with_name("optuna-dashboard")
+    cmd = [str(dashboard), "--host", "127.0.0.1", "--port", str(port), storage]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(60):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/1") as page:
+                    study = _json.load(page)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("optuna-dashboard did not answer")
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert study["name"] == "deltahall-coin"
+    assert study["objective_names"] == ["final val/loss", "final val/delta_hall_rate"]

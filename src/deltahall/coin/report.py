@@ -28,6 +28,7 @@ from deltahall.coin.keys import (  # noqa: E402
 )
 from deltahall.coin.sensitivity import summarise_curves  # noqa: E402
 from deltahall.config import Params  # noqa: E402
+from deltahall.figures import log_report, save_figure
 
 PANELS = [  # (metric, reference lines, y label)
     (TRAIN_LOSS, [(ref_key("optimal_loss"), "Bayes-optimal (irreducible)")], "MSE"),
@@ -69,10 +70,7 @@ def figure(histories: dict[str, pd.DataFrame], path: Path, panels=PANELS) -> Non
     for col, (label, history) in enumerate(histories.items()):
         for row, (metric, refs, ylabel) in enumerate(panels):
             _draw(axes[row][col], history, metric, refs, ylabel, f"{label}: {metric}")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def trend(history: pd.DataFrame, metric: str) -> float:
@@ -125,10 +123,7 @@ def sensitivity_figure(table: pd.DataFrame, delta: float, level: float, path: Pa
         ax.axvline(delta, color="grey", lw=0.8)
         ax.set(title=f"N={n}: δ-hallucination rate vs δ", xlabel="δ", ylabel="rate")
         ax.legend(fontsize=6, loc="upper left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def run_coin_report(params: Params) -> dict:
@@ -149,6 +144,9 @@ def run_coin_report(params: Params) -> dict:
         params.coin.eval.ci_level,
         paths.COIN_PLOTS / "figures" / "delta_sensitivity.png",
     )
+    figures = paths.COIN_PLOTS / "figures"
+    shown = [figures / f"{name}.png" for name in ("figure3", "hidden", "delta_sensitivity")]
+    log_report(params, "coin_report", shown, {"delta_sensitivity": table})
     summary = {
         label: {
             f"{TRAIN_LOSS}_change": trend(h, TRAIN_LOSS),

@@ -27,9 +27,10 @@ from deltahall.coin.model import count_parameters
 from deltahall.coin.sensitivity import reference_rows, trained_rows
 from deltahall.coin.train import predict, train_coin_model
 from deltahall.config import ConfigError, Params
+from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.parallel import run_jobs
 from deltahall.seeding import derive_seed
-from deltahall.tracking import EpochLogger, HistoryCsv, prepare, start_run
+from deltahall.tracking import prepare, start_run
 
 EXPERIMENTS = {"observed": "coin", "hidden": "coin_hidden"}
 SENSITIVITY_ROW = ["seed", "estimator", "rounding", "delta", "rate"]
@@ -180,6 +181,8 @@ def _train_seed(
         f"{variant}-n{n_choose}-seed{seed}",
         run_params,
         {"deltahall.stage": "coin_train", "variant": variant},
+        inputs=[paths.coin_data(variant, n_choose, seed).parent],
+        system_metrics=True,
     ) as run:
         log = EpochLogger(
             f"[coin-train {variant} N={n_choose} seed={seed}]",

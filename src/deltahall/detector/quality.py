@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from deltahall.detector.fit import HCDRDetector
+from deltahall.figures import save_figure
 from deltahall.stats import bootstrap_ci
 from deltahall.theory import hcdr_thresholds, outside_hcdr_union
 
@@ -98,11 +99,7 @@ def plot_interpolation(curve: list[dict], path: Path) -> Path:
     ax.set_ylabel("share outside every HCDR")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("pixel interpolations between the fitted classes")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_log_density_histograms(
@@ -114,17 +111,11 @@ def plot_log_density_histograms(
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.2), squeeze=False)
     for c, (ax, name) in enumerate(zip(axes[0], detector.class_names)):
         ax.hist(held_log_densities[c], bins=30, color=f"C{c}", alpha=0.8)
-        ax.axvline(
-            detector.thresholds[c],
-            color="k",
-            ls="--",
-            label=f"threshold {detector.thresholds[c]:.1f}",
-        )
+        threshold = float(detector.thresholds[c])
+        # the HCDR is {x: log f(x) >= threshold}: shade it, from the threshold rightwards
+        ax.axvspan(threshold, ax.get_xlim()[1], color="0.85", zorder=0, label="HCDR (inside)")
+        ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold:.1f}")
         ax.set_title(f"class {name}: held-out log-density")
-        ax.set_xlabel("log f(x)")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        ax.set(xlabel="log f(x)", ylabel="held-out images")
+        ax.legend(fontsize=8, loc="upper left")  # the HCDR lies to the right: keep it clear
+    return save_figure(fig, path)

@@ -133,7 +133,8 @@ def run_detector(params: Params) -> dict:
         "components": [int(w.size) for w in det.weights],
     }
     tags = {"deltahall.stage": "detector", "data_version": data_version()}
-    with start_run(params, "detector", name, run_params, tags) as run:
+    inputs = [paths.DATA, paths.CLIP_DIR]
+    with start_run(params, "detector", name, run_params, tags, inputs=inputs) as run:
         run.log_metrics(metrics)
         for point in curve:
             run.log_metrics(

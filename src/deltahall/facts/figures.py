@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deltahall.figures import save_figure
+
 
 def _plt():
     import matplotlib
@@ -79,8 +81,5 @@ def write_figures(summary: dict, folder: Path) -> list[Path]:
     ):
         fig, ax = plt.subplots(figsize=(5, 3.6))
         draw(ax, summary)
-        fig.tight_layout()
-        fig.savefig(folder / f"{name}.png", dpi=110)
-        plt.close(fig)
-        out.append(folder / f"{name}.png")
+        out.append(save_figure(fig, folder / f"{name}.png"))
     return out

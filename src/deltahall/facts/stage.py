@@ -18,12 +18,13 @@ import torch
 
 from deltahall import paths, scoring
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.facts.analysis import analyse_facts
 from deltahall.facts.config import FactsConfig
 from deltahall.facts.figures import write_figures
 from deltahall.gate import check_knowledge_gate
 from deltahall.seeding import derive_seed, seed_everything
-from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.tracking import start_run
 from deltahall.world.vocab import ATTRIBUTES
 
 BY_NAME = {a.name: a for a in ATTRIBUTES}
@@ -90,7 +91,13 @@ def run_facts(params: Params) -> dict:
     torch.set_num_threads(cfg.torch_threads)
     asked = [f for f in facts if BY_NAME[f["attribute"]].n_values == 1]
     with start_run(
-        params, "facts", "facts", {"facts": cfg.model_dump()}, {"deltahall.stage": "facts"}
+        params,
+        "facts",
+        "facts",
+        {"facts": cfg.model_dump()},
+        {"deltahall.stage": "facts"},
+        inputs=[paths.WORLD_OUTPUTS],
+        system_metrics=True,
     ) as run:
         columns = ["epoch", "train/loss", "time/epoch_s"]
         with HistoryCsv(paths.FACTS_PLOTS / "pretrain_history.csv", columns) as history:

@@ -16,9 +16,11 @@ import torch
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger
 from deltahall.facts.analysis import error_by_mentions, hallucination_rate
 from deltahall.facts.stage import ask_arbitrary_facts, pretrain_facts_base
-from deltahall.tracking import EpochLogger, start_run
+from deltahall.figures import save_figure
+from deltahall.tracking import start_run
 from deltahall.world.config import WorldConfig
 from deltahall.world.generate import generate_world
 from deltahall.world.stage import summarise
@@ -93,10 +95,7 @@ def _figure(worlds: list[dict]) -> None:
     )
     ax.set_title("Errors across worlds", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    SWEEP_FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(SWEEP_FIGURE, dpi=110)
-    plt.close(fig)
+    save_figure(fig, SWEEP_FIGURE)
 
 
 def run_facts_sweep(params: Params) -> dict:

@@ -84,6 +84,11 @@ def _load_world(cfg: QAConfig) -> QAData:
     )
 
 
+def qa_inputs(cfg: QAConfig) -> list[Path]:
+    """The DVC-versioned data qa.source reads: the world stage's output, or data/."""
+    return [paths.WORLD_OUTPUTS if cfg.source == "world" else paths.DATA]
+
+
 def world_pretraining_text() -> list[str]:
     """The QA base's pretraining text on the world: every statement, and the FORMAT people's
     question-answer pairs (rendered as the tiny chat template renders them)."""

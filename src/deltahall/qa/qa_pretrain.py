@@ -15,10 +15,11 @@ import shutil
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.gate import check_knowledge_gate
 from deltahall.qa import keys
 from deltahall.qa.config import QAConfig
-from deltahall.qa.data import world_pretraining_text
+from deltahall.qa.data import qa_inputs, world_pretraining_text
 from deltahall.qa.inputs import BASE_DIR, BASE_SPEC, load_qa_data, setup_torch
 from deltahall.qa.knowledge import base_knowledge, knowledge_metrics
 from deltahall.qa.model import (
@@ -31,7 +32,7 @@ from deltahall.qa.model import (
 from deltahall.qa.pretrain_text import pretrain_on_text
 from deltahall.qa.train import pretrain_base
 from deltahall.seeding import derive_seed, seed_everything
-from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.tracking import start_run
 
 
 def _write_base_spec(cfg: QAConfig, extra: dict) -> None:
@@ -96,6 +97,8 @@ def run_qa_pretrain(params: Params) -> dict:
             "qa-pretrain-tiny",
             run_params,
             {"deltahall.stage": "qa_pretrain"},
+            inputs=qa_inputs(cfg),
+            system_metrics=True,
         ) as run,
     ):
         log = EpochLogger("[qa-pretrain]", cfg.pretrain.epochs, [keys.TRAIN_LOSS], run, rows)

@@ -16,8 +16,10 @@ import pandas as pd
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.qa import keys
 from deltahall.qa.config import QAConfig
+from deltahall.qa.data import qa_inputs
 from deltahall.qa.inputs import QAData, check_base, load_base, load_qa_data, setup_torch
 from deltahall.qa.metrics import open_examples, per_question_scores, truthfulqa_examples
 from deltahall.qa.model import add_lora
@@ -26,7 +28,7 @@ from deltahall.qa.train import finetune_lora, generate_answers
 from deltahall.scoring import estimates
 from deltahall.seeding import derive_seed, seed_everything
 from deltahall.theory.kalai import expected_calibration_error
-from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.tracking import start_run
 
 
 def two_answer_pairs(questions: list[OpenQuestion]) -> list[tuple[str, str]]:
@@ -174,7 +176,8 @@ def _track_cell(
         "decoding": cfg.decoding,
         "share_prefix": cfg.grid.share_prefix,
     }
-    with start_run(params, "qa", f"qa-e{cell}-seed{seed}", run_params, tags) as run:
+    inputs = [*qa_inputs(cfg), paths.QA_BASE]
+    with start_run(params, "qa", f"qa-e{cell}-seed{seed}", run_params, tags, inputs=inputs) as run:
         for epoch in range(cell + 1):
             run.log_metrics(
                 {k: v for k, v in history[epoch].items() if math.isfinite(v)}, step=epoch

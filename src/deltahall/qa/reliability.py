@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from deltahall import paths  # noqa: E402
+from deltahall.figures import save_figure
 from deltahall.qa.config import QAConfig  # noqa: E402
 from deltahall.qa.keys import DELTA_RATE  # noqa: E402
 from deltahall.theory.kalai import expected_calibration_error  # noqa: E402
@@ -55,7 +56,4 @@ def reliability_figure(cfg: QAConfig, seeds: list[int], last: int, path: Path) -
         title="Calibration on held-out questions",
     )
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from deltahall.config import Params  # noqa: E402
+from deltahall.figures import log_report, save_figure
 from deltahall.paths import QA_HISTORY as HISTORY  # noqa: E402
 from deltahall.paths import QA_METRICS
 from deltahall.paths import QA_REPORT as REPORT
@@ -129,10 +130,7 @@ def figure4(history: pd.DataFrame, rows: list[dict], cells: list[int], path: Pat
         ax.set(title=title, xlabel="epoch (0 = base model)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def run_qa_report(params: Params) -> dict:
@@ -147,6 +145,10 @@ def run_qa_report(params: Params) -> dict:
     (REPORT / "table1.json").write_text(json.dumps({"model": model, "rows": rows}, indent=2) + "\n")
     figure4(history, rows, cells, REPORT / "figure4.png")
     reliability_figure(cfg, seeds, max(cells), REPORT / "reliability.png")
+    table = pd.json_normalize(rows, sep=" ")  # one column per (rate, mean/low/high)
+    log_report(
+        params, "qa_report", [REPORT / "figure4.png", REPORT / "reliability.png"], {"table1": table}
+    )
     original, last = rows[0], rows[-1]
     change = last[RESEMBLANCE]["mean"] - original[RESEMBLANCE]["mean"]
     summary = {

@@ -15,11 +15,12 @@ from types import ModuleType
 import optuna
 
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger
 from deltahall.secrets import mask
 from deltahall.sweep.recovery import HOST_ATTR, PID_ATTR, RUN_ATTR
 from deltahall.sweep.space import suggest
 from deltahall.sweep.trial import TRAIN_LOSS, SeedRun, mean_curve, objectives
-from deltahall.tracking import EpochLogger, Terminated, start_run
+from deltahall.tracking import Terminated, start_run
 
 HISTORY_ATTR = "history/seed{seed}/epoch{epoch}"  # one epoch's metrics of one seed
 DETECTOR_ATTR = "detector"  # last-epoch detector scores (first seed) and threshold

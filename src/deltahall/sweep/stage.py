@@ -84,6 +84,9 @@ def _open(params: Params, experiment: str, worker: int, replicate: int | None = 
     retry = Retry(params.sweep.max_retry, tracking_uri(params))
     beat = Heartbeat(params.sweep.heartbeat_interval, params.sweep.grace_period, retry)
     study = open_study(url, name, sampler, fingerprint(params, experiment, replicate), beat)
+    module = experiment_module(experiment)
+    # named objectives: optuna-dashboard's axes read "val/loss", not "0"
+    study.set_metric_names([f"final {module.LOSS}", f"final {module.RATE}"])
     return study, retry
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from deltahall.figures import save_figure
 from deltahall.stats import bootstrap_ci
 from deltahall.t2i import keys
 
@@ -126,13 +127,8 @@ def figure6(
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     for ax in fig.axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -19,12 +19,13 @@ import torch
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.t2i import keys
 from deltahall.t2i.data import load_train_images
 from deltahall.t2i.grid import write_grids
 from deltahall.t2i.model import count_parameters
 from deltahall.t2i.run import PromptSamples, load_context, train_t2i_run
-from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.tracking import start_run
 from deltahall.vision.images import DIGIT_NAMES
 
 OUT = paths.T2I_METRICS / "pretrain.json"
@@ -50,7 +51,15 @@ def run_t2i_pretrain(params: Params) -> dict:
     tags = {"deltahall.stage": "t2i_pretrain", "detector_uri": getattr(context.judge, "uri", "")}
     with (
         HistoryCsv(paths.T2I_PRETRAIN_HISTORY, ["epoch", *epoch_keys]) as history,
-        start_run(params, keys.EXPERIMENT, "t2i-pretrain", run_params, tags) as run,
+        start_run(
+            params,
+            keys.EXPERIMENT,
+            "t2i-pretrain",
+            run_params,
+            tags,
+            inputs=[paths.DATA],
+            system_metrics=True,
+        ) as run,
     ):
         log = EpochLogger("[t2i-pretrain]", cfg.pretrain.epochs, keys.SHOWN, run, history)
 

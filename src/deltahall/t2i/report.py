@@ -15,6 +15,7 @@ import pandas as pd
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.figures import log_report
 from deltahall.stats import bootstrap_ci
 from deltahall.t2i import claim, keys
 from deltahall.t2i.figures import figure5, figure6
@@ -103,6 +104,7 @@ def run_t2i_report(params: Params) -> dict:
     figures = paths.T2I_PLOTS / "figures"
     figure5(history, measured, figures / "figure5.png", n_boot, level)
     figure6(history, prompts, measured, figures / "figure6.png", n_boot, level)
+    log_report(params, "t2i_report", [figures / "figure5.png", figures / "figure6.png"])
     summary = {
         "seeds": int(history["seed"].nunique()),
         "epochs": int(history["epoch"].max()),

@@ -15,12 +15,13 @@ import torch
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.seeding import derive_seed
 from deltahall.t2i import keys
 from deltahall.t2i.grid import write_grids
 from deltahall.t2i.model import count_parameters
 from deltahall.t2i.run import PromptSamples, T2IContext, load_context, train_t2i_run
-from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.tracking import start_run
 
 EXPERIMENT = keys.EXPERIMENT
 
@@ -60,7 +61,10 @@ def _train_seed(
         "detector": getattr(context.judge, "uri", "given"),
     }
     tags = {"deltahall.stage": "t2i_train", "detector_uri": run_params["detector"]}
-    with start_run(params, EXPERIMENT, f"t2i-seed{seed}", run_params, tags) as run:
+    inputs = [paths.DATA, paths.T2I_BASE]
+    with start_run(
+        params, EXPERIMENT, f"t2i-seed{seed}", run_params, tags, inputs=inputs, system_metrics=True
+    ) as run:
         log = EpochLogger(
             f"[t2i-train] seed {seed}", cfg.train.epochs, keys.SHOWN, run, history, {"seed": seed}
         )

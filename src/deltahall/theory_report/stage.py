@@ -18,6 +18,7 @@ import numpy as np
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.figures import save_figure
 from deltahall.seeding import derive_seed
 from deltahall.theory import compare_bound_and_monte_carlo
 
@@ -148,7 +149,4 @@ def _figure(rows: list[dict], factor: float) -> None:
         title=f"{len(positive)} of {len(rows)} configurations have a positive bound",
     )
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    paths.THEORY_FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(paths.THEORY_FIGURE, dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths.THEORY_FIGURE)

@@ -14,8 +14,9 @@ import torch
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.seeding import derive_seed, seed_everything
-from deltahall.tracking import EpochLogger, HistoryCsv, start_run
+from deltahall.tracking import start_run
 from deltahall.vision.clip import ClipSpec, build_clip, save_clip, tokenize
 from deltahall.vision.contrastive import EPOCH_TIME, TRAIN_LOSS, train_clip
 from deltahall.vision.images import captions_for, load_image_set
@@ -58,6 +59,8 @@ def run_clip_train(params: Params) -> dict:
             f"clip-{spec.pretrained or 'small'}",
             run_params,
             {"deltahall.stage": "clip_train"},
+            inputs=[paths.DATA],
+            system_metrics=True,
         ) as run,
     ):
         history: list[dict] = []
