@@ -35,6 +35,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@$(PY) -c "import torch, torchvision; assert torch.__version__.startswith('2.14.1'), torch.__version__; assert torchvision.__version__.startswith('0.29.1'), torchvision.__version__; torchvision.ops.nms(torch.zeros(1, 4), torch.zeros(1), 0.5)"
+	$(PY) scripts/dvc_plots_template.py  # .dvc/plots/offline.html: `dvc plots show` with no CDN
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)

@@ -13,7 +13,7 @@ from hypothesis import settings
 from deltahall.config import Params, parse_params, profile_params
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/params_helpers.py, postgres_fixtures.py
-pytest_plugins = ["postgres_fixtures"]  # postgres, pg_database, mlflow_server
+pytest_plugins = ["postgres_fixtures", "browser_fixtures"]  # postgres, ..., browser
 
 REPO = Path(__file__).resolve().parents[1]
 

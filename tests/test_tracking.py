@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import mlflow
@@ -247,3 +248,16 @@ def test_under_mlflow_run_every_run_nests_under_the_project_run(mlflow_uri, monk
         assert logged.info.status == "FINISHED"
     tags = client.get_run(project).data.tags
     assert {tags["deltahall.run.seed0"], tags["deltahall.run.seed1"]} == set(ids)
+
+
+def test_on_a_terminal_the_epoch_logger_adds_a_progress_bar(capsys, monkeypatch):
+    from deltahall.epochs import EpochLogger
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    log = EpochLogger("[t]", 3, ["train/loss"])
+    for epoch in (1, 2, 3):
+        log(epoch, {"train/loss": 1.0 / epoch})
+    out, err = capsys.readouterr()
+    assert out.count("[t] epoch") == 3 and "[t] epoch 3/3 train/loss 0.3333" in out  # logs
+    assert "| 2/3 [" in err and "epoch/s]" in err  # the bar: count, elapsed<remaining, rate
+    assert log._bar.n == 3  # closed at the last epoch

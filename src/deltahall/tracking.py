@@ -126,9 +126,6 @@ class Run:
                 time.sleep(0.2 * (attempt + 1))
         self._call("log_input", dataset, context=context)
 
-    def log_figure(self, figure: Any, artifact_file: str) -> None:
-        self._call("log_figure", figure, artifact_file)
-
     def log_table(self, data: Any, artifact_file: str) -> None:
         """A pandas DataFrame (or dict of columns) as a table the MLflow UI shows."""
         self._call("log_table", data=data, artifact_file=artifact_file)

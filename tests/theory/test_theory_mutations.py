@@ -41,7 +41,7 @@ MUTANTS = {
 def _mutated_copy(tmp_path: Path, source: str, original: str, replacement: str) -> Path:
     shutil.copytree(ROOT / "src" / "deltahall", tmp_path / "src" / "deltahall")
     shutil.copytree(ROOT / "tests" / "theory", tmp_path / "tests" / "theory")
-    for shared in ("conftest.py", "postgres_fixtures.py"):  # conftest loads the fixtures
+    for shared in ("conftest.py", "postgres_fixtures.py", "browser_fixtures.py"):  # plugins
         shutil.copy(ROOT / "tests" / shared, tmp_path / "tests" / shared)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / "src" / "deltahall" / source
