@@ -17,7 +17,9 @@ What is measured, per example (the arrays a bootstrap resamples, :func:`per_exam
 * ``score_<t>`` / ``abstain_<t>`` (Kalai et al. §4.2, one confidence target t at a time):
   answer iff confidence > t (an explicit abstention never answers); +1 if correct, −t/(1−t)
   if wrong, 0 for abstaining. ``correct_if="resembles"``: correct = not δ-hallucinated
-  (the QA stage's choice); ``"exact"``: correct = exact (the facts stage's).
+  (the QA stage's choice); ``"exact"``: correct = exact (the facts stage's); ``"truthful"``:
+  closer to a valid than to every incorrect answer (TruthfulQA; "resembles" where an example
+  lists no incorrect answers).
 The metric of each array is its mean over the examples that define it, with a seeded
 percentile-bootstrap CI (deltahall.stats.bootstrap_ci).
 """
@@ -36,7 +38,7 @@ from deltahall.theory import delta_hallucinates
 from deltahall.theory.kalai import confidence_target_points
 
 Similarity = Callable[[str, str], float]
-CorrectIf = Literal["resembles", "exact"]
+CorrectIf = Literal["resembles", "exact", "truthful"]
 ABSTENTIONS = ("I don't know", "I have no comment")  # TruthfulQA's non-answer, Kalai's IDK
 
 
@@ -147,7 +149,12 @@ def per_example(
         "truthful": np.where(np.isnan(wrong), np.nan, (valid > wrong).astype(float)),
     }
     if has_conf:
-        correct = exact if correct_if == "exact" else ~hallucinated & ~abstained
+        correct = {
+            "exact": exact,
+            "resembles": ~hallucinated,
+            # TruthfulQA: closer to a valid than to every incorrect answer (where it lists some)
+            "truthful": np.where(np.isnan(wrong), ~hallucinated, valid > wrong),
+        }[correct_if] & ~abstained
         conf = np.where(abstained, 0.0, [float(e.confidence) for e in examples])
         for t in targets:
             points, answered = confidence_target_points(conf, correct, t)

@@ -47,10 +47,11 @@ def _add_score(sub) -> None:
     )
     p.add_argument(
         "--correct-if",
-        choices=["resembles", "exact"],
+        choices=["resembles", "exact", "truthful"],
         default=None,
         help="correct, for the confidence targets: not δ-hallucinated (resembles, the "
-        "default) or exactly a valid answer",
+        "default), exactly a valid answer (exact), or closer to a valid than to every "
+        "incorrect answer (truthful: TruthfulQA, where valid answers share words with wrong ones)",
     )
     p.add_argument(
         "--similarity",

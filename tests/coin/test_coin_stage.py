@@ -62,6 +62,17 @@ def test_hidden_variant_and_report(workdir: Path, mlflow_uri: str):
     assert len(_runs(mlflow_uri, "coin_hidden")) == 1
     for name in ("figure3.png", "hidden.png"):
         assert (workdir / "plots/coin/figures" / name).stat().st_size > 10_000
+        assert (workdir / "plots/coin/figures" / name).with_suffix(".pdf").read_bytes()[
+            :5
+        ] == b"%PDF-"
+    # the report's figures and table in MLflow: experiment `reports`, run `coin_report`
+    reports = _runs(mlflow_uri, "reports")
+    assert list(reports["tags.mlflow.runName"]) == ["coin_report"]
+    run_id = reports["run_id"][0]
+    logged = {a.path for a in mlflow.MlflowClient(mlflow_uri).list_artifacts(run_id, "figures")}
+    assert {"figures/figure3.png", "figures/figure3.pdf", "figures/hidden.pdf"} <= logged
+    table = mlflow.load_table("tables/delta_sensitivity.json", run_ids=[run_id])
+    assert set(table["estimator"]) == {"trained", "bayes_l2", "mode"}
     summary = json.loads((workdir / "metrics/coin/summary.json").read_text())
     assert set(summary) == {"N=2", "N=3", "hidden N=2"}
     curves = pd.read_csv(workdir / "plots/coin/delta_sensitivity.csv")
