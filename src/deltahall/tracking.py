@@ -236,28 +236,14 @@ def start_run(
 
 
 ENV_RUN_ID = "MLFLOW_RUN_ID"  # set by `mlflow run` to the project's run
-_project_run: list[str] = []  # that run, once read
-
-
-def _hide_project_run() -> str | None:
-    """MLflow's start_run would resume the MLFLOW_RUN_ID run itself (and refuse it under
-    another experiment), and end_run unsets the variable: read it once, hide it from them."""
-    found = os.environ.pop(ENV_RUN_ID, None)
-    if found and not _project_run:
-        _project_run.append(found)
-    return _project_run[0] if _project_run else None
-
-
-def _show_project_run() -> None:
-    """Put MLFLOW_RUN_ID back for the next run and for worker processes spawned later."""
-    if _project_run:
-        os.environ[ENV_RUN_ID] = _project_run[0]
 
 
 def _start(mlflow: Any, run_name: str, parent_run_id: str | None, system_metrics: bool) -> str:
     """A new run, nested under `parent_run_id`, else under the `mlflow run` project's run
     (every run of the process and its workers then nests under it)."""
-    project = _hide_project_run()
+    # MLflow's start_run would resume this run itself (refusing another experiment) and
+    # end_run unsets it: hidden for the call, put back for the next run and for workers
+    project = os.environ.pop(ENV_RUN_ID, None)
     try:
         parent = parent_run_id or project
         active = mlflow.start_run(
@@ -267,7 +253,8 @@ def _start(mlflow: Any, run_name: str, parent_run_id: str | None, system_metrics
             log_system_metrics=system_metrics,
         )
     finally:
-        _show_project_run()
+        if project is not None:
+            os.environ[ENV_RUN_ID] = project
     if project is not None and parent_run_id is None:
         from mlflow import MlflowClient
 
@@ -277,8 +264,10 @@ def _start(mlflow: Any, run_name: str, parent_run_id: str | None, system_metrics
 
 def _end(run: Run, status: str) -> None:
     if run.active:
+        project = os.environ.get(ENV_RUN_ID)
         run._call("end_run", status=status)
-        _show_project_run()
+        if project is not None:
+            os.environ[ENV_RUN_ID] = project
 
 
 @contextmanager

@@ -182,7 +182,6 @@ def _train_seed(
         run_params,
         {"deltahall.stage": "coin_train", "variant": variant},
         inputs=[paths.coin_data(variant, n_choose, seed).parent],
-        system_metrics=True,
     ) as run:
         log = EpochLogger(
             f"[coin-train {variant} N={n_choose} seed={seed}]",
