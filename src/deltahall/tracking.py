@@ -36,12 +36,12 @@ def tracking_uri(params: Params) -> str:
 
 
 def named_store(uri: str | None, params_path: Path) -> str:
-    """A tool's store: `uri` (--tracking-uri), else the env var, else the params file's."""
-    if uri or os.environ.get(ENV_URI):
-        return uri or os.environ[ENV_URI]
+    """A tool's store: `uri` (--tracking-uri), else what a stage would use (:func:`tracking_uri`)."""
+    if uri:
+        return uri
     from deltahall.config import load_params
 
-    return load_params(params_path).tracking.uri
+    return tracking_uri(load_params(params_path))
 
 
 def git_state(cwd: Path | None = None) -> dict[str, str]:
