@@ -36,7 +36,7 @@ def tracking_uri(params: Params) -> str:
 
 
 def named_store(uri: str | None, params_path: Path) -> str:
-    """A tool's store: `uri` (--tracking-uri), else what a stage would use (:func:`tracking_uri`)."""
+    """A tool's store: `uri` (--tracking-uri), else the stages' own (:func:`tracking_uri`)."""
     if uri:
         return uri
     from deltahall.config import load_params
