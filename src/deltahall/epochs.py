@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,7 +48,8 @@ class EpochLogger:
 
     Each call writes the epoch's row(s) to `history` (flushed), then logs the metrics to the
     MLflow `run` at step=epoch (keys prefixed by `prefix`), then prints one line with the
-    `shown` metrics. `extra` are constant metrics logged with every epoch (reference lines),
+    `shown` metrics. `extra` are constant metrics logged with every epoch (reference lines;
+    `chart_name` renames them in MLflow, so they sit beside the metric they bound),
     `columns` constant columns of every row ({"seed": 0}).
     """
 
@@ -60,6 +61,7 @@ class EpochLogger:
     columns: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, float] = field(default_factory=dict)
     prefix: str = ""
+    chart_name: Callable[[str], str] | None = None
     _bar: Any = field(default=None, init=False, repr=False)
 
     def __call__(
@@ -74,7 +76,9 @@ class EpochLogger:
             for columns in rows if rows is not None else [self.columns]:
                 self.history.write({**columns, "epoch": epoch, **values})
         if self.run is not None:
-            self.run.log_metrics({f"{self.prefix}{k}": v for k, v in values.items()}, step=epoch)
+            rename = self.chart_name or (lambda key: key)
+            charted = {**metrics, **{rename(k): v for k, v in self.extra.items()}}
+            self.run.log_metrics({f"{self.prefix}{k}": v for k, v in charted.items()}, step=epoch)
         timing = f" ({metrics['time/epoch_s']:.1f}s)" if "time/epoch_s" in metrics else ""
         line = (
             f"{self.tag} epoch {epoch}/{self.total} "

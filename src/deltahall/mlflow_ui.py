@@ -20,8 +20,10 @@ NOTES = {
     "transformer regresses the head count of N coins drawn from 2N. Compare `train/loss` and "
     "`val/loss` with `val/delta_hall_rate` (held-out estimates that fit no latent coin set, "
     "Definition 3.2) and `val/cond_prob`: the loss approaches the Bayes optimum "
-    "(`ref/optimal_loss`) while the rate stays near `ref/optimal_delta_hall_rate`, not 0. "
-    "`ref/*` are exact population values (flat lines), `val/*_round` the other rounding rule.",
+    "(`val/loss:optimal`, the chart beside `val/loss`) while the rate stays near "
+    "`val/delta_hall_rate:optimal` (beside it), not 0. `val/<metric>:optimal` and "
+    "`:mode` are exact population values of the Bayes and the mode estimator (flat lines), "
+    "`val/*_round` the other rounding rule.",
     "coin_hidden": "Coin flips whose regime the input does not reveal (paper §6.1 variant): "
     "the same charts as `coin`; the loss-minimising estimate sits between the regimes.",
     "qa": "LoRA fine-tuning of a tiny Qwen2 on two-answer questions (paper §6.2, Table 1, "

@@ -80,6 +80,7 @@ class Run:
     def __init__(self, mlflow_module: Any | None):
         self._mlflow = mlflow_module
         self.run_id: str | None = None
+        self.model_id: str | None = None  # the LoggedModel the run's metrics link to
 
     @property
     def active(self) -> bool:
@@ -129,6 +130,67 @@ class Run:
     def log_table(self, data: Any, artifact_file: str) -> None:
         """A pandas DataFrame (or dict of columns) as a table the MLflow UI shows."""
         self._call("log_table", data=data, artifact_file=artifact_file)
+
+    def log_image(self, path: Path, key: str, step: int) -> None:
+        """A PNG under `key` at `step`: the UI's step slider walks it through training."""
+        if self._mlflow is not None:
+            from PIL import Image
+
+            with Image.open(path) as image:
+                self._call("log_image", image.copy(), key=key, step=step)
+
+    def expect_model(self) -> None:
+        """Open the run's LoggedModel `model` now and make it MLflow's active model: every
+        metric logged from here on (each epoch's) is linked to it, and `log_model` fills it."""
+        if self._mlflow is None:
+            return
+        try:
+            self.model_id = self._mlflow.initialize_logged_model(
+                name="model", source_run_id=self.run_id
+            ).model_id
+            self._mlflow.set_active_model(model_id=self.model_id)
+        except Exception as err:  # noqa: BLE001 - a tracker failure must not lose the stage
+            print(f"warning: MLflow LoggedModel failed ({err}); no model linked", file=sys.stderr)
+
+    def log_model(self, model: Any, requirements: Sequence[str] = (), example: Any = None) -> None:
+        """The trained torch module into the run's LoggedModel (pytorch flavour, pickled:
+        loading it needs deltahall installed); `example`: one input, for the signature."""
+        if self._mlflow is None or self.model_id is None:
+            return
+        try:
+            _log_torch_model(model, self.model_id, requirements, example)
+            self._mlflow.clear_active_model()
+            self.model_id = None
+        except Exception as err:  # noqa: BLE001 - a tracker failure must not lose the stage
+            print(f"warning: MLflow log_model failed ({err}); no model logged", file=sys.stderr)
+
+    def _close_model(self) -> None:
+        """A model the run never filled (it crashed, was stopped) ends FAILED, not PENDING."""
+        if self.model_id is not None:
+            from mlflow.entities import LoggedModelStatus
+
+            self._call("finalize_logged_model", self.model_id, LoggedModelStatus.FAILED)
+            self._call("clear_active_model")
+            self.model_id = None
+
+
+def _log_torch_model(model: Any, model_id: str, requirements, example) -> None:
+    import torch
+    from mlflow import pytorch as mlflow_pytorch
+    from mlflow.models import infer_signature
+
+    signature = None
+    if example is not None:
+        with torch.no_grad():
+            signature = infer_signature(example, model(torch.as_tensor(example)).numpy())
+    mlflow_pytorch.log_model(
+        model,
+        name="model",
+        model_id=model_id,
+        signature=signature,
+        serialization_format="pickle",  # pt2 would trace one fixed batch shape
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", *requirements],
+    )
 
 
 class TrackingUnavailable(ValueError):
@@ -264,6 +326,7 @@ def _start(mlflow: Any, run_name: str, parent_run_id: str | None, system_metrics
 
 def _end(run: Run, status: str) -> None:
     if run.active:
+        run._close_model()
         project = os.environ.get(ENV_RUN_ID)
         run._call("end_run", status=status)
         if project is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import torch
 
 from deltahall.cli import main
 
@@ -33,6 +34,12 @@ def test_coin_stages_write_files_and_track_every_epoch(workdir: Path, mlflow_uri
     summary = json.loads((workdir / "metrics/coin/observed_n2.json").read_text())
     assert summary["ref/optimal_loss"] == pytest.approx(0.3125)
     assert summary["train/loss"] == pytest.approx(history[history.epoch == 2]["train/loss"].mean())
+    assert "per_seed" not in summary  # per-seed figures stay out of the dvc exp show columns
+    per_seed = json.loads((workdir / "metrics/coin/observed_n2.per_seed.json").read_text())
+    last = history[history.epoch == 2].set_index("seed")["train/loss"]
+    assert {s: v["train/loss"] for s, v in per_seed.items()} == {
+        str(s): last[s] for s in last.index
+    }
 
     runs = _runs(mlflow_uri, "coin")
     assert sorted(runs["tags.mlflow.runName"]) == ["observed-n2-seed0", "observed-n2-seed1"]
@@ -43,9 +50,23 @@ def test_coin_stages_write_files_and_track_every_epoch(workdir: Path, mlflow_uri
     for run_id in runs["run_id"]:
         steps = [m.step for m in client.get_metric_history(run_id, "val/delta_hall_rate")]
         assert steps == [1, 2]
-        assert [
-            m.value for m in client.get_metric_history(run_id, "ref/optimal_loss")
-        ] == pytest.approx([0.3125, 0.3125])
+        # the reference line sits beside the metric it bounds, one flat value per epoch
+        optimum = client.get_metric_history(run_id, "val/loss:optimal")
+        assert [m.value for m in optimum] == pytest.approx([0.3125, 0.3125])
+        assert not client.get_metric_history(run_id, "ref/optimal_loss")
+    # each run's model is its MLflow LoggedModel, with the final metrics linked to it
+    logged = client.search_logged_models(experiment_ids=[runs["experiment_id"].iloc[0]])
+    assert sorted(m.source_run_id for m in logged) == sorted(runs["run_id"])
+    by_run = dict(zip(runs["run_id"], runs["params.seed"]))
+    for model in logged:
+        assert {m.key for m in model.metrics} >= {"val/delta_hall_rate", "val/loss"}
+        assert model.status == "READY"
+        assert sorted({m.step for m in model.metrics}) == [1, 2]  # every epoch's, linked
+        saved = torch.load(
+            workdir / f"outputs/coin/observed/n2/models/seed{by_run[model.source_run_id]}.pt"
+        )
+        loaded = mlflow.pytorch.load_model(f"models:/{model.model_id}").state_dict()
+        assert all(torch.equal(loaded[k], saved[k]) for k in saved)
 
 
 def test_hidden_variant_and_report(workdir: Path, mlflow_uri: str):
@@ -135,6 +156,10 @@ def test_ctrl_c_ends_the_run_killed_with_one_line_and_no_traceback(workdir: Path
     assert list(runs["status"]) == ["KILLED"]
     history = mlflow.tracking.MlflowClient().get_metric_history(runs["run_id"][0], "train/loss")
     assert [m.step for m in history][:1] == [1]
+    models = mlflow.search_logged_models(
+        experiment_ids=[runs["experiment_id"][0]], output_format="list"
+    )
+    assert [m.status for m in models] == ["FAILED"]  # never filled: not left PENDING
 
 
 def test_seeds_in_parallel_processes_give_the_numbers_of_one_by_one(workdir: Path, mlflow_uri: str):

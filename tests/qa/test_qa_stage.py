@@ -97,7 +97,11 @@ def test_three_stages_write_files_history_and_one_run_per_cell(qa_workdir, smoke
     answers = pd.read_csv("outputs/qa/answers/e2-seed0.csv")
     assert set(answers["split"]) == {"val", "truthfulqa"} and len(answers) == 6 + 10
     assert Path("outputs/qa/answers/e0-seed0.csv").exists()  # the base's, for calibration
-    assert json.loads(Path("metrics/qa/train.json").read_text())["e2-seed0"]["train/loss"] > 0
+    headline = json.loads(Path("metrics/qa/train.json").read_text())
+    cells = json.loads(Path("metrics/qa/train.per_seed.json").read_text())
+    assert cells["e2-seed0"]["train/loss"] > 0  # each cell beside, the mean over seeds headline
+    seeds = [v["train/loss"] for k, v in cells.items() if k.startswith("e2-")]
+    assert headline["e2"]["mean"]["train/loss"] == pytest.approx(sum(seeds) / len(seeds))
 
     runs = _runs("qa")
     assert set(runs) == {"qa-e1-seed0", "qa-e2-seed0"}
@@ -109,6 +113,20 @@ def test_three_stages_write_files_history_and_one_run_per_cell(qa_workdir, smoke
         assert _steps(run, "val/score_0.75_high") == list(range(cell + 1))
         logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "answers")}
         assert logged == {f"answers/e{cell}-seed0.json", f"answers/e{cell}-seed0.csv"}
+    # each cell's run holds the LoRA model as it was at that cell's epoch, metrics linked
+    lora = {}
+    for cell in (1, 2):
+        run = runs[f"qa-e{cell}-seed0"]
+        (model,) = mlflow.search_logged_models(
+            filter_string=f"source_run_id = '{run.info.run_id}'", output_format="list"
+        )
+        assert model.status == "READY"
+        assert sorted({m.step for m in model.metrics if m.key == "val/delta_hall_rate"}) == list(
+            range(cell + 1)
+        )
+        weights = mlflow.pytorch.load_model(f"models:/{model.model_id}").state_dict()
+        lora[cell] = {k: v for k, v in weights.items() if "lora_B" in k}
+    assert lora[1] and any(not (lora[1][k] == lora[2][k]).all() for k in lora[1])
 
     summary = run_qa_report(params)
     assert summary["resemblance/incorrect_final"] == pytest.approx(

@@ -71,12 +71,19 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
         logged = client.get_metric_history(run["run_id"], metric)
         assert [m.step for m in logged] == [0, 1, 2]  # step = epoch
         assert [m.value for m in logged] == pytest.approx(history[metric].tolist())
-    for epoch in (0, 1, 2):
-        names = {
-            Path(a.path).name
-            for a in client.list_artifacts(run["run_id"], f"grids/epoch{epoch:03d}")
-        }
-        assert names == {f"epoch{epoch:03d}_{p}.png" for p in PROMPTS}
+    # one image key per prompt, one image per epoch: the UI's step slider
+    images = [Path(a.path).name for a in client.list_artifacts(run["run_id"], "images")]
+    steps = {(name.split("+")[0], name.split("+")[2]) for name in images if name.endswith(".png")}
+    assert steps == {(p, str(e)) for p in PROMPTS for e in (0, 1, 2)}
+    (unet,) = mlflow.search_logged_models(
+        experiment_ids=[run["experiment_id"]], output_format="list"
+    )
+    assert unet.source_run_id == run["run_id"] and unet.status == "READY"
+    assert sorted({m.step for m in unet.metrics if m.key == "val/hall_rate"}) == [0, 1, 2]
+    assert (
+        type(mlflow.pytorch.load_model(f"models:/{unet.model_id}")).__name__
+        == "UNet2DConditionModel"
+    )
     assert (imagework / "outputs/t2i/seed0/unet/config.json").exists()
     assert json.loads((imagework / "metrics/t2i/train.json").read_text())["seeds"] == [0]
 

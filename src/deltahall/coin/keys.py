@@ -40,3 +40,11 @@ def val_key(score: str) -> str:
 def ref_key(line: str) -> str:
     """An exact reference line of coin/metrics.population_reference (optimal_loss -> ref/...)."""
     return f"ref/{line}"
+
+
+def chart_key(ref: str) -> str:
+    """MLflow's name of a reference line, charted beside the metric it bounds (the UI groups
+    charts by the part before "/" and sorts by name): ref/optimal_loss -> val/loss:optimal,
+    ref/mode_delta_hall_rate_ceil -> val/delta_hall_rate_ceil:mode."""
+    kind, _, metric = ref.removeprefix("ref/").partition("_")
+    return f"val/{metric}:{kind}"

@@ -8,7 +8,6 @@ Bayes-optimal L2 estimator and the mode. The hidden-regime figure shows loss bes
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -29,6 +28,7 @@ from deltahall.coin.keys import (  # noqa: E402
 from deltahall.coin.sensitivity import summarise_curves  # noqa: E402
 from deltahall.config import Params  # noqa: E402
 from deltahall.figures import log_report, save_figure
+from deltahall.metrics_file import write_json
 
 PANELS = [  # (metric, reference lines, y label)
     (TRAIN_LOSS, [(ref_key("optimal_loss"), "Bayes-optimal (irreducible)")], "MSE"),
@@ -160,8 +160,7 @@ def run_coin_report(params: Params) -> dict:
     }
 
     out = paths.COIN_METRICS / "summary.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(out, summary)
     for label, row in summary.items():
         print(
             f"[coin-report] {label}: "

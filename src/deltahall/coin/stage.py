@@ -5,7 +5,6 @@ Read the params section, call the pure core, write files (DVC outputs), mirror t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +20,14 @@ from deltahall.coin.data import (
     save_coin_data,
     split_train_val,
 )
-from deltahall.coin.keys import EPOCH_KEYS, EPOCH_TIME, SHOWN, ref_key
+from deltahall.coin.keys import EPOCH_KEYS, EPOCH_TIME, SHOWN, chart_key, ref_key
 from deltahall.coin.metrics import population_reference
 from deltahall.coin.model import count_parameters
 from deltahall.coin.sensitivity import reference_rows, trained_rows
 from deltahall.coin.train import predict, train_coin_model
 from deltahall.config import ConfigError, Params
 from deltahall.epochs import EpochLogger, HistoryCsv
+from deltahall.metrics_file import across_seeds, write_metrics
 from deltahall.parallel import run_jobs
 from deltahall.seeding import derive_seed
 from deltahall.tracking import prepare, start_run
@@ -77,15 +77,14 @@ def run_coin_data(params: Params, variant: Variant, n_choose: int | None) -> lis
     return written
 
 
-def _summarise(finals: dict[int, dict[str, float]], reference: dict[str, float]) -> dict:
+def _summarise(finals: dict[int, dict[str, float]], reference: dict[str, float]) -> tuple:
+    """(headline, per seed): the headline has the mean over seeds at the top level, their
+    std, and the population reference."""
     keys = [k for k in EPOCH_KEYS if k != EPOCH_TIME]
-    table = np.array([[finals[s][k] for k in keys] for s in finals])
-    return {
-        **{k: float(v) for k, v in zip(keys, table.mean(axis=0))},
-        "std": {k: float(v) for k, v in zip(keys, table.std(axis=0))},
-        **{ref_key(k): v for k, v in reference.items()},
-        "per_seed": {str(s): {k: finals[s][k] for k in keys} for s in finals},
-    }
+    per_seed = {s: {k: finals[s][k] for k in keys} for s in finals}
+    spread = across_seeds(per_seed)
+    refs = {ref_key(k): v for k, v in reference.items()}
+    return {**spread["mean"], "std": spread["std"], **refs}, per_seed
 
 
 def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> dict:
@@ -115,10 +114,8 @@ def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> di
     with HistoryCsv(paths.coin_sensitivity(variant, n_choose), SENSITIVITY_ROW) as out:
         for row in curves:
             out.write(row)
-    summary = _summarise(finals, reference)
-    out = paths.coin_train_metrics(variant, n_choose)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    summary, per_seed = _summarise(finals, reference)
+    write_metrics(paths.coin_train_metrics(variant, n_choose), summary, per_seed)
     return summary
 
 
@@ -183,6 +180,7 @@ def _train_seed(
         {"deltahall.stage": "coin_train", "variant": variant},
         inputs=[paths.coin_data(variant, n_choose, seed).parent],
     ) as run:
+        run.expect_model()  # every epoch's metrics link to the run's model
         log = EpochLogger(
             f"[coin-train {variant} N={n_choose} seed={seed}]",
             cfg.train.epochs,
@@ -191,6 +189,7 @@ def _train_seed(
             history,
             {"seed": seed},
             ref_metrics,
+            chart_name=chart_key,
         )
         result = train_coin_model(
             train, val, 2 * n_choose, cfg.model, cfg.train, cfg.eval, seed, log
@@ -200,4 +199,6 @@ def _train_seed(
         torch.save(result.model.state_dict(), model_file)
         run.log_params({"n_parameters": count_parameters(result.model)})
         run.set_tags({"model_file": str(model_file)})
+        example = np.arange(n_choose, dtype=np.int64)[None]  # one set of N coin labels
+        run.log_model(result.model.eval(), example=example)
     return result.history[-1], predict(result.model, val.coin_ids)

@@ -9,7 +9,6 @@ the detector as a new version of `hcdr-<dataset>-<embedder>` (alias champion/cha
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from deltahall.detector import quality
 from deltahall.detector.artifact import save_detector
 from deltahall.detector.fit import FitSettings, HCDRDetector, fit_detector
 from deltahall.detector.registry import coverage_within_tolerance, log_and_register, registered_name
+from deltahall.metrics_file import write_json
 from deltahall.seeding import derive_seed
 from deltahall.tracking import git_state, start_run
 from deltahall.vision.clip import embed_images, load_clip
@@ -155,8 +155,7 @@ def run_detector(params: Params) -> dict:
                 f"[detector] registered {name} version {summary['version']} as @{summary['alias']}",
                 flush=True,
             )
-    paths.DETECTOR_METRICS.parent.mkdir(parents=True, exist_ok=True)
-    paths.DETECTOR_METRICS.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(paths.DETECTOR_METRICS, summary)
     return summary
 
 

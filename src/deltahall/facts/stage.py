@@ -23,6 +23,7 @@ from deltahall.facts.analysis import analyse_facts
 from deltahall.facts.config import FactsConfig
 from deltahall.facts.figures import write_figures
 from deltahall.gate import check_knowledge_gate
+from deltahall.metrics_file import write_json
 from deltahall.seeding import derive_seed, seed_everything
 from deltahall.tracking import start_run
 from deltahall.world.vocab import ATTRIBUTES
@@ -140,8 +141,7 @@ def _write(asked, answers, correct, summary) -> None:
         writer.writerow(["id", "mentions", "truth", "answer", "probability", "correct"])
         for f, (a, p), ok in zip(asked, answers, correct):
             writer.writerow([f["id"], f["mentions"], f["values"], a, f"{p:.6g}", int(ok)])
-    paths.FACTS_METRICS.parent.mkdir(parents=True, exist_ok=True)
-    paths.FACTS_METRICS.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(paths.FACTS_METRICS, summary)
 
 
 def _flat(summary: dict) -> dict[str, float]:

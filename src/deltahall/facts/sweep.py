@@ -9,8 +9,6 @@ step per world.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import torch
 
@@ -20,6 +18,7 @@ from deltahall.epochs import EpochLogger
 from deltahall.facts.analysis import error_by_mentions, hallucination_rate
 from deltahall.facts.stage import ask_arbitrary_facts, pretrain_facts_base
 from deltahall.figures import save_figure
+from deltahall.metrics_file import write_json
 from deltahall.tracking import start_run
 from deltahall.world.config import WorldConfig
 from deltahall.world.generate import generate_world
@@ -130,8 +129,7 @@ def run_facts_sweep(params: Params) -> dict:
             "slope": float(np.polyfit(sr, rate, 1)[0]) if np.ptp(sr) > 0 else None,
             "error_at_least_singleton_rate": bool(np.all(rate >= sr)),
         }
-        SWEEP_METRICS.parent.mkdir(parents=True, exist_ok=True)
-        SWEEP_METRICS.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_json(SWEEP_METRICS, summary)
         _figure(worlds)
         run.log_artifact(SWEEP_FIGURE)
     return summary

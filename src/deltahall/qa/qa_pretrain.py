@@ -17,6 +17,7 @@ from deltahall import paths
 from deltahall.config import Params
 from deltahall.epochs import EpochLogger, HistoryCsv
 from deltahall.gate import check_knowledge_gate
+from deltahall.metrics_file import write_json
 from deltahall.qa import keys
 from deltahall.qa.config import QAConfig
 from deltahall.qa.data import qa_inputs, world_pretraining_text
@@ -156,6 +157,5 @@ def run_qa_pretrain(params: Params) -> dict:
 
 def _pretrain_summary(summary: dict) -> dict:
     out = paths.QA_METRICS / "pretrain.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(out, summary)
     return summary

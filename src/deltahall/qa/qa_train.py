@@ -6,17 +6,20 @@ history CSV flushed every epoch, per-question answers), then mirror to MLflow.
 
 from __future__ import annotations
 
-import json
+import copy
+import importlib.metadata
 import math
 import shutil
 import time
 
 import numpy as np
 import pandas as pd
+import torch
 
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.epochs import EpochLogger, HistoryCsv
+from deltahall.metrics_file import across_seeds, write_metrics
 from deltahall.qa import keys
 from deltahall.qa.config import QAConfig
 from deltahall.qa.data import qa_inputs
@@ -107,15 +110,17 @@ def evaluate(
 
 def _train_seed(
     cfg: QAConfig, data: QAData, seed: int, cells: list[int], history: HistoryCsv
-) -> tuple[dict[int, dict], dict[int, pd.DataFrame]]:
+) -> tuple[dict[int, dict], dict[int, pd.DataFrame], dict[int, torch.nn.Module]]:
     """LoRA-train one seed for max(cells) epochs, evaluating after every epoch (and before
-    the first: epoch 0, Table 1's "Original"); rows for every cell that includes the epoch."""
+    the first: epoch 0, Table 1's "Original"); rows for every cell that includes the epoch,
+    and a copy of the model at each cell's last epoch."""
     model, tokenizer = load_base(cfg)
     train_seed = derive_seed("qa-train", seed)
     seed_everything(train_seed)  # LoRA's A matrices come from the global RNG
     lora = add_lora(model, cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.target_modules)
     rows: dict[int, dict] = {}
     tables: dict[int, pd.DataFrame] = {}
+    models: dict[int, torch.nn.Module] = {}
     # MLflow comes per cell once the seed is trained (_track_cell): one training serves cells.
     log = EpochLogger(f"[qa-train seed={seed}]", max(cells), keys.HEADLINE, None, history)
 
@@ -132,6 +137,8 @@ def _train_seed(
         if epoch in cells or epoch == 0:  # epoch 0: the base's calibration (qa_report)
             tables[epoch] = table
             table.to_csv(paths.qa_answers(epoch, seed), index=False)
+        if epoch in cells:  # the cell's model as it is now, for its MLflow run (_track_cell)
+            models[epoch] = copy.deepcopy(lora).eval()
 
     record(0, {})
     finetune_lora(
@@ -145,7 +152,7 @@ def _train_seed(
         train_seed,
         record,
     )
-    return rows, tables
+    return rows, tables, models
 
 
 def _track_cell(
@@ -155,8 +162,10 @@ def _track_cell(
     seed: int,
     history: dict[int, dict],
     table: pd.DataFrame,
+    model: torch.nn.Module,
 ) -> None:
-    """One MLflow run per (epochs, seed) cell: epochs 0..cell at step=epoch, the answers."""
+    """One MLflow run per (epochs, seed) cell: epochs 0..cell at step=epoch, the answers,
+    and the cell's LoRA model as the run's MLflow model."""
     cfg = params.qa
     run_params = {
         "epochs": cell,
@@ -178,6 +187,7 @@ def _track_cell(
     }
     inputs = [*qa_inputs(cfg), paths.QA_BASE]
     with start_run(params, "qa", f"qa-e{cell}-seed{seed}", run_params, tags, inputs=inputs) as run:
+        run.expect_model()  # the epochs' metrics link to the cell's model
         for epoch in range(cell + 1):
             run.log_metrics(
                 {k: v for k, v in history[epoch].items() if math.isfinite(v)}, step=epoch
@@ -185,12 +195,15 @@ def _track_cell(
         # Run has no log_table wrapper; _call keeps its "tracker errors never kill" rule.
         run._call("log_table", data=table, artifact_file=f"answers/e{cell}-seed{seed}.json")
         run.log_artifact(paths.qa_answers(cell, seed), "answers")
+        requirements = [f"{p}=={importlib.metadata.version(p)}" for p in ("transformers", "peft")]
+        run.log_model(model, requirements)
 
 
 def run_qa_train(params: Params) -> dict:
     """Every (epochs, seed) cell of qa.grid; per-epoch metrics to plots/qa/history.csv as
     they come, one MLflow run per cell once its seed is trained, the cells' final metrics to
-    metrics/qa/train.json.
+    metrics/qa/train.json (mean and std over seeds per epochs cell; each cell's in
+    train.per_seed.json).
 
     Why one training per seed (grid.share_prefix, default): the LR is constant, the epoch-k
     data order and LoRA's init depend on the seed only, and evaluation seeds on (seed, epoch);
@@ -214,11 +227,13 @@ def run_qa_train(params: Params) -> dict:
     columns = ["epochs", "seed", "epoch", *keys.epoch_keys(cfg.eval.confidence_targets)]
     with HistoryCsv(paths.QA_HISTORY, columns) as history:
         for seed, group in plan:
-            rows, tables = _train_seed(cfg, data, seed, group, history)
+            rows, tables, models = _train_seed(cfg, data, seed, group, history)
             for cell in group:
-                _track_cell(params, data, cell, seed, rows, tables[cell])
+                _track_cell(params, data, cell, seed, rows, tables[cell], models.pop(cell))
                 finals[f"e{cell}-seed{seed}"] = {k: rows[cell][k] for k in keys.HEADLINE}
-    out = paths.QA_METRICS / "train.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(finals, indent=2, sort_keys=True) + "\n")
+    by_cell = {
+        f"e{cell}": across_seeds({k: v for k, v in finals.items() if k.startswith(f"e{cell}-")})
+        for cell in cells
+    }
+    write_metrics(paths.QA_METRICS / "train.json", by_cell, per_seed=finals)
     return finals

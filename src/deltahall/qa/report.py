@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from deltahall.config import Params  # noqa: E402
 from deltahall.figures import log_report, save_figure
+from deltahall.metrics_file import write_json
 from deltahall.paths import QA_HISTORY as HISTORY  # noqa: E402
 from deltahall.paths import QA_METRICS
 from deltahall.paths import QA_REPORT as REPORT
@@ -160,8 +161,7 @@ def run_qa_report(params: Params) -> dict:
         f"{TRAIN_LOSS}_final": last[TRAIN_LOSS]["mean"],
     }
     out = QA_METRICS / "summary.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(out, summary)
     print(
         f"[qa-report] {len(seeds)} seeds: "
         + ", ".join(f"{k} {v:+.4f}" for k, v in summary.items()),

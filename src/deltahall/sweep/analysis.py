@@ -11,13 +11,12 @@ training loss). Written to metrics/sweep/analysis.json, then logged to MLflow (e
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.metrics_file import write_json
 from deltahall.paths import sweep_history as history_path
 from deltahall.paths import sweep_trials as trials_path
 from deltahall.seeding import derive_seed
@@ -193,8 +192,7 @@ def run_sweep_analysis(params: Params) -> dict:
                 f"runs {_fmt(other['within_runs']['spearman'])} -> {other['verdict_within_runs']}",
                 flush=True,
             )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    write_json(OUT, results)
     _track(params, results)
     return results
 

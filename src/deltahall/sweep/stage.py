@@ -17,6 +17,7 @@ from types import ModuleType
 
 from deltahall import paths
 from deltahall.config import ConfigError, Params
+from deltahall.metrics_file import write_json
 from deltahall.secrets import mask
 from deltahall.sweep import export
 from deltahall.sweep.objective import make_objective, mlflow_experiment
@@ -251,8 +252,7 @@ def _export(study, experiment: str, module: ModuleType, replicate: int | None = 
     summary["n_retried"] = sum("failed_trial" in t.system_attrs for t in trials)
     if replicate is None:
         out = paths.SWEEP_METRICS / f"{experiment}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_json(out, summary)
     print(
         f"[sweep {experiment}] {summary['n_complete']}/{summary['n_trials']} trials complete, "
         f"Pareto front: trials {summary['pareto_trials']} -> {trials_path(experiment, replicate)}",

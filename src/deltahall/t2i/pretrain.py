@@ -12,7 +12,6 @@ that model: the stage records so and trains nothing.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 
 import torch
@@ -20,6 +19,7 @@ import torch
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.epochs import EpochLogger, HistoryCsv
+from deltahall.metrics_file import write_json
 from deltahall.t2i import keys
 from deltahall.t2i.data import load_train_images
 from deltahall.t2i.grid import write_grids
@@ -86,8 +86,7 @@ def run_t2i_pretrain(params: Params) -> dict:
 
 
 def _write(summary: dict) -> dict:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(OUT, summary)
     for name, rate in summary.get("rate_by_prompt", {}).items():
         print(f"[t2i-pretrain] base rate outside every HCDR, prompt {name}: {rate:.3f}")
     return summary

@@ -16,6 +16,7 @@ import pandas as pd
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.figures import log_report
+from deltahall.metrics_file import write_json
 from deltahall.stats import bootstrap_ci
 from deltahall.t2i import claim, keys
 from deltahall.t2i.figures import figure5, figure6
@@ -111,8 +112,7 @@ def run_t2i_report(params: Params) -> dict:
         "level": level,
         **measured,
     }
-    (paths.T2I_METRICS / "summary.json").parent.mkdir(parents=True, exist_ok=True)
-    (paths.T2I_METRICS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(paths.T2I_METRICS / "summary.json", summary)
     _print(summary)
     return summary
 

@@ -2,13 +2,14 @@
 
 Per epoch and seed, files first: a row of plots/t2i/history.csv (flushed, so a crash keeps
 every finished epoch) and one image grid per prompt (outputs/t2i/seed<S>/grids/), then the
-same metrics (step=epoch) and grids to the seed's MLflow run in experiment `t2i`. At the end:
-the fine-tuned UNet (outputs/t2i/seed<S>/unet) and metrics/t2i/train.json.
+same metrics (step=epoch) and grids (one image key per prompt, step=epoch: the UI's slider) to
+the seed's MLflow run in experiment `t2i`. At the end: the fine-tuned UNet
+(outputs/t2i/seed<S>/unet, and the run's MLflow model) and metrics/t2i/train.json.
 """
 
 from __future__ import annotations
 
-import json
+import importlib.metadata
 import shutil
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.epochs import EpochLogger, HistoryCsv
+from deltahall.metrics_file import across_seeds, write_metrics
 from deltahall.seeding import derive_seed
 from deltahall.t2i import keys
 from deltahall.t2i.grid import write_grids
@@ -35,15 +37,14 @@ def run_t2i_train(params: Params) -> dict:
     with HistoryCsv(paths.T2I_HISTORY, ["seed", "epoch", *epoch_keys]) as history:
         finals = {seed: _train_seed(params, context, seed, history) for seed in cfg.seeds}
     reported = [k for k in epoch_keys if k != keys.EPOCH_TIME]
-    summary = {
-        "epochs": cfg.train.epochs,
-        "seeds": list(cfg.seeds),
-        "final": {str(s): {k: finals[s][k] for k in reported} for s in finals},
+    per_seed = {s: {k: finals[s][k] for k in reported} for s in finals}
+    # a mean of per-seed CI bounds is no interval: the headline keeps the point figures
+    points = {
+        s: {k: v for k, v in row.items() if not k.endswith(("_low", "_high"))}
+        for s, row in per_seed.items()
     }
-    paths.T2I_METRICS.mkdir(parents=True, exist_ok=True)
-    (paths.T2I_METRICS / "train.json").write_text(
-        json.dumps(summary, indent=2, sort_keys=True) + "\n"
-    )
+    summary = {"epochs": cfg.train.epochs, "seeds": list(cfg.seeds), **across_seeds(points)}
+    write_metrics(paths.T2I_METRICS / "train.json", summary, per_seed)
     return summary
 
 
@@ -65,6 +66,7 @@ def _train_seed(
     with start_run(
         params, EXPERIMENT, f"t2i-seed{seed}", run_params, tags, inputs=inputs, system_metrics=True
     ) as run:
+        run.expect_model()  # every epoch's metrics link to the run's model (the UNet)
         log = EpochLogger(
             f"[t2i-train] seed {seed}", cfg.train.epochs, keys.SHOWN, run, history, {"seed": seed}
         )
@@ -77,11 +79,12 @@ def _train_seed(
                 f" [{metrics[keys.low(keys.HALL_RATE)]:.2f}, "
                 f"{metrics[keys.high(keys.HALL_RATE)]:.2f}]",
             )
-            for grid in grids:
-                run.log_artifact(grid, f"grids/epoch{epoch:03d}")
+            for prompt, grid in zip(samples, grids):  # the UI's step slider: one key per prompt
+                run.log_image(grid, key=prompt, step=epoch)
 
         result = train_t2i_run(cfg, seed, context, on_epoch)
         result.model.unet.save_pretrained(folder / "unet")
         run.log_params({"n_parameters": count_parameters(result.model.unet)})
         run.set_tags({"unet_dir": str(folder / "unet")})
+        run.log_model(result.model.unet, [f"diffusers=={importlib.metadata.version('diffusers')}"])
     return result.history[-1]

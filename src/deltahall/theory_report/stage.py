@@ -12,13 +12,13 @@ Writes metrics/theory/bound_vs_mc.json and plots/theory/bound_vs_mc.png.
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.figures import save_figure
+from deltahall.metrics_file import write_json
 from deltahall.seeding import derive_seed
 from deltahall.theory import compare_bound_and_monte_carlo
 
@@ -99,8 +99,7 @@ def run_theory_report(params: Params) -> dict:
         "configurations": rows,
     }
     out = paths.THEORY_METRICS
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out, summary)
     _figure(rows, cfg.informative_factor)
     print(
         f"[theory-report] {len(rows)} configurations: {summary['n_applicable']} applicable, "

@@ -8,13 +8,12 @@ fine-tune CLIP).
 
 from __future__ import annotations
 
-import json
-
 import torch
 
 from deltahall import paths
 from deltahall.config import Params
 from deltahall.epochs import EpochLogger, HistoryCsv
+from deltahall.metrics_file import write_json
 from deltahall.seeding import derive_seed, seed_everything
 from deltahall.tracking import start_run
 from deltahall.vision.clip import ClipSpec, build_clip, save_clip, tokenize
@@ -86,7 +85,6 @@ def run_clip_train(params: Params) -> dict:
             "n_images": len(images.labels),
             "n_parameters": sum(p.numel() for p in model.parameters()),
         }
-        paths.CLIP_METRICS.parent.mkdir(parents=True, exist_ok=True)
-        paths.CLIP_METRICS.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(paths.CLIP_METRICS, summary)
         run.log_params({"n_parameters": summary["n_parameters"]})
     return summary

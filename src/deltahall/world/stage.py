@@ -19,6 +19,7 @@ from collections import Counter
 
 from deltahall import paths
 from deltahall.config import Params
+from deltahall.metrics_file import write_json
 from deltahall.theory.kalai import singleton_rate, singleton_rate_bound
 from deltahall.tracking import start_run
 from deltahall.world.contamination import contamination
@@ -124,8 +125,7 @@ def run_world(params: Params) -> dict:
             "finetuning": qa_lines(world, FINETUNE),
         },
     )
-    paths.QA_CONTAMINATION.parent.mkdir(parents=True, exist_ok=True)
-    paths.QA_CONTAMINATION.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json(paths.QA_CONTAMINATION, report)
     if report["qa_pairs_found"] or report["questions_found"]:
         raise ValueError(
             f"the world's evaluation leaks into its training text ({report['questions_found']} "
@@ -133,8 +133,7 @@ def run_world(params: Params) -> dict:
         )
     _write(world)
     summary = summarise(world)
-    paths.WORLD_METRICS.parent.mkdir(parents=True, exist_ok=True)
-    paths.WORLD_METRICS.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(paths.WORLD_METRICS, summary)
     print(
         f"[world] {summary['n_people']} people, {summary['n_facts']} facts, "
         f"{summary['n_sentences']} statements; singleton rate {summary['singleton_rate']:.3f}; "
