@@ -57,6 +57,7 @@ lint: setup ## ruff: lint and format check of src/ and tests/ (CI runs it)
 	$(VENV)/bin/ruff format --check src tests
 
 ui: setup ## MLflow UI on 127.0.0.1 (port 5000; UI_PORT=N to change) over the store in params.yaml
+	@echo "open http://127.0.0.1:$(UI_PORT)/#/experiments?workflowType=machine_learning (Model-training view: MLflow 3.17 opens GenAI pages otherwise)"
 	$(VENV)/bin/mlflow ui --backend-store-uri "$$($(PY) -m deltahall.cli tracking-uri)" --host 127.0.0.1 --port $(UI_PORT)
 
 postgres: ## the team's PostgreSQL on 127.0.0.1:55432 (Debian's package; password in ~/.pgpass)
@@ -69,7 +70,7 @@ sweep: data ## Optuna sweeps (coin, qa, t2i) of loss vs δ-rate + the analysis w
 	$(DVC) repro sweep_analysis
 
 dashboard: setup ## dashboards/index.html (offline) from MLflow and the Optuna studies of `make sweep`
-	$(PY) -m deltahall.cli dashboard
+	$(PY) -m deltahall.cli dashboard --mlflow-ui http://127.0.0.1:$(UI_PORT)
 
 browser: ## Debian chromium + chromedriver for the dashboard's browser test (root; idempotent)
 	bash scripts/install_browser.sh

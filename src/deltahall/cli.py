@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("dashboards/index.html"),
         help="HTML file to write (default: dashboards/index.html)",
     )
+    dash.add_argument(
+        "--mlflow-ui",
+        default="http://127.0.0.1:5000",
+        help="address of the MLflow UI the page links every run to (default: `make ui`'s, "
+        "http://127.0.0.1:5000; '' for no links)",
+    )
     data = sub.add_parser(
         "data",
         help="make data/ present: dvc pull, else materialise the "
@@ -325,7 +331,7 @@ STAGE_CALLS = {
     ),
     "sweep-analysis": ("deltahall.sweep.analysis", "run_sweep_analysis"),
     "theory-report": ("deltahall.theory_report.stage", "run_theory_report"),
-    "dashboard": ("deltahall.dashboard.build", "run_dashboard", "out"),
+    "dashboard": ("deltahall.dashboard.build", "run_dashboard", "out", "mlflow_ui"),
 }
 STAGE_MODULES = {command: call[0] for command, call in STAGE_CALLS.items()}
 

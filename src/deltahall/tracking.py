@@ -412,9 +412,9 @@ def read_runs(
     params: Params, experiment: str, keep_metric: Callable[[str], bool] = lambda key: True
 ) -> list[dict[str, Any]]:
     """Finished runs of one experiment, newest first, for read-only views (the dashboard):
-    run_id, name, status, start_time, tags, params, and the full step history of every metric
-    `keep_metric` selects ({key: [(step, value), ...]}). [] when the store or the experiment
-    does not exist."""
+    run_id, experiment_id, name, status, start_time, tags, params, and the full step history
+    of every metric `keep_metric` selects ({key: [(step, value), ...]}). [] when the store
+    or the experiment does not exist."""
     uri = tracking_uri(params)
     try:
         from mlflow.tracking import MlflowClient
@@ -432,6 +432,7 @@ def read_runs(
         return [
             {
                 "run_id": r.info.run_id,
+                "experiment_id": r.info.experiment_id,
                 "name": r.info.run_name,
                 "status": r.info.status,
                 "start_time": r.info.start_time,

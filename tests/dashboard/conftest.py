@@ -1,5 +1,5 @@
 """A small real run for the dashboard tests: smoke coin, QA and text-to-image studies, the
-analysis, the page.
+pipeline's own coin (N = 2), QA and t2i runs, the analysis, the page.
 
 Built once per session in a temp directory (its own SQLite MLflow store and Optuna storage),
 then left alone: tests read the files it wrote.
@@ -55,12 +55,16 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> SmallRun:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         for args in (
             ["sweep", "--experiment", "coin"],
+            ["coin-data", "--n-choose", "2"],
+            ["coin-train", "--n-choose", "2"],
             ["world"],
             ["qa-pretrain"],
+            ["qa-train"],
             ["sweep", "--experiment", "qa"],
             ["clip-train"],
             ["detector"],
             ["t2i-pretrain"],
+            ["t2i-train"],
             ["sweep", "--experiment", "t2i"],
             ["sweep-analysis"],
             ["dashboard"],

@@ -22,9 +22,36 @@ def _panels(html: str) -> dict[tuple[str, str], int]:
 def test_page_is_self_contained(small_run):
     html = small_run.html.read_text()
     assert html.startswith("<!doctype html>") and html.rstrip().endswith("</html>")
-    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", html)  # nothing to fetch
+    assert not re.search(r"""src=['"]?(https?:)?//""", html)  # nothing to fetch
+    assert not re.search(r"""<link [^>]*href=['"]?(https?:)?//""", html)
     images = re.findall(r"<img [^>]*src='([^']*)'", html)
-    assert len(images) == 3 * 3 and all(i.startswith("data:image/png;base64,") for i in images)
+    assert len(images) == 3 * 3 + 3  # three per study, one per main experiment
+    assert all(i.startswith("data:image/png;base64,") for i in images)
+    assert "max-width:1100px" not in html  # the page uses the window's width
+
+
+def test_main_runs_are_shown_and_every_run_links_to_its_mlflow_page(small_run):
+    import mlflow
+
+    html = small_run.html.read_text()
+    panels = _panels(html)
+    client = mlflow.MlflowClient(small_run.mlflow_uri)
+    for name in ("coin", "qa", "t2i"):  # every finished run of the pipeline's experiments
+        experiment = client.get_experiment_by_name(name).experiment_id
+        finished = client.search_runs([experiment], "attributes.status = 'FINISHED'")
+        assert panels[("runs", name)] == len(finished) > 0, name
+    pattern = (
+        r"<a href='http://127\.0\.0\.1:5000/#/experiments/(\d+)/runs/(\w+)"
+        r"\?workflowType=machine_learning'>"
+    )
+    links = re.findall(pattern, html)
+    runs = [client.get_run(run_id) for _, run_id in links]
+    assert all(run.info.experiment_id == exp for run, (exp, _) in zip(runs, links))
+    names = {run.info.run_name for run in runs}
+    assert {"observed-n2-seed0", "observed-n2-seed1", "qa-e1-seed0", "t2i-seed0"} <= names
+    trials = {run.data.tags["optuna.trial"] for run in runs if "optuna.trial" in run.data.tags}
+    assert len(trials) >= 5  # the sweeps' trials link to their runs too
+    assert "exact optimum of the rate" in html and "95 % bootstrap CI" in html
 
 
 def test_every_panel_of_every_experiment_has_data(small_run):

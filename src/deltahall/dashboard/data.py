@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from deltahall.config import Params
+from deltahall.dashboard.main_runs import run_url
 from deltahall.secrets import mask
 from deltahall.sweep.objective import DETECTOR_ATTR, mlflow_experiment
 from deltahall.sweep.stage import EXPERIMENTS, PARENT_ATTR, study_location
@@ -33,6 +34,7 @@ class ExperimentView:
     # trial -> seed -> {"epoch": [...], "loss": [...], "rate": [...]} (from MLflow)
     curves: dict[int, dict[int, dict[str, list[float]]]] = field(default_factory=dict)
     analysis: dict[str, Any] | None = None  # this experiment's part of the analysis run
+    links: dict[int, str] = field(default_factory=dict)  # trial -> its MLflow run's page
 
 
 def _trials(study) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
@@ -55,9 +57,11 @@ def _trials(study) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
 
 
 def _curves(
-    params: Params, experiment: str, parent: str | None, loss_key: str, rate_key: str
+    params: Params, view: ExperimentView, parent: str | None, ui: str | None
 ) -> dict[int, dict[int, dict[str, list[float]]]]:
-    """Per trial and seed, the epoch curves of the study's nested MLflow runs."""
+    """Per trial and seed, the epoch curves of the study's nested MLflow runs (and each
+    trial's run page in `view.links`)."""
+    experiment, loss_key, rate_key = view.name, view.loss_key, view.rate_key
     wanted = {loss_key: "loss", rate_key: "rate"}
     runs = read_runs(
         params,
@@ -69,6 +73,9 @@ def _curves(
         trial = run["tags"].get("optuna.trial")
         if trial is None or (parent and run["tags"].get("mlflow.parentRunId") != parent):
             continue
+        url = run_url(ui, run["experiment_id"], run["run_id"])
+        if url:
+            view.links[int(trial)] = url
         for key, history in run["metrics"].items():
             seed, name = _SEED_METRIC.match(key).groups()
             curve = curves.setdefault(int(trial), {}).setdefault(int(seed), {})
@@ -92,8 +99,9 @@ def _analysis(params: Params) -> dict[str, dict[str, Any]]:
     return out
 
 
-def collect(params: Params) -> list[ExperimentView]:
-    """Every experiment whose study exists in sweep.storage, in EXPERIMENTS order."""
+def collect(params: Params, ui: str | None = None) -> list[ExperimentView]:
+    """Every experiment whose study exists in sweep.storage, in EXPERIMENTS order; `ui`: the
+    MLflow UI's address, for links to the trials' runs."""
     analysis = _analysis(params)
     views = []
     for experiment, module_name in EXPERIMENTS.items():
@@ -105,9 +113,7 @@ def collect(params: Params) -> list[ExperimentView]:
         trials, detector = _trials(study)
         where = mask(url)  # shown on the page: the study's address, never its password
         view = ExperimentView(experiment, module.LOSS, module.RATE, where, name, trials, detector)
-        view.curves = _curves(
-            params, experiment, study.user_attrs.get(PARENT_ATTR), module.LOSS, module.RATE
-        )
+        view.curves = _curves(params, view, study.user_attrs.get(PARENT_ATTR), ui)
         view.analysis = analysis.get(experiment)
         views.append(view)
     return views

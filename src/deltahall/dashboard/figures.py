@@ -37,7 +37,7 @@ def curve_trials(view: ExperimentView) -> list[int]:
 def curves_figure(view: ExperimentView) -> str:
     """Loss and rate per epoch: the seed mean of each drawn trial, its seeds' range shaded."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
     for i, trial in enumerate(curve_trials(view)):
         seeds = view.curves[trial]
         n = min(len(c["epoch"]) for c in seeds.values())
@@ -52,7 +52,8 @@ def curves_figure(view: ExperimentView) -> str:
                 "o-",
                 ms=3,
                 color=f"C{i}",
-                label=f"trial {trial} ({len(values)} seed{'s' * (len(values) > 1)})",
+                label=f"trial {trial}: mean of {len(values)} seed{'s' * (len(values) > 1)}, "
+                "band min–max over seeds",
             )
             ax.fill_between(
                 epochs, values.min(axis=0), values.max(axis=0), color=f"C{i}", alpha=0.18, lw=0
@@ -64,7 +65,7 @@ def curves_figure(view: ExperimentView) -> str:
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="best")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(f"{view.name}: per-epoch curves (band = range over seeds)", fontsize=10)
     fig.tight_layout()
     return to_data_uri(fig)
@@ -93,7 +94,7 @@ def scatter_figure(view: ExperimentView) -> str:
     if view.analysis and "across_trials/spearman" in view.analysis["metrics"]:
         m = view.analysis["metrics"]
         ax.set_title(
-            f"Spearman {m['across_trials/spearman']:+.2f} "
+            f"Spearman {m['across_trials/spearman']:+.2f}, 95 % bootstrap CI "
             f"[{m.get('across_trials/spearman_low', np.nan):+.2f}, "
             f"{m.get('across_trials/spearman_high', np.nan):+.2f}]",
             fontsize=9,
@@ -101,7 +102,7 @@ def scatter_figure(view: ExperimentView) -> str:
     ax.set_xlabel(f"final {view.loss_key}")
     ax.set_ylabel(f"final {view.rate_key}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, title="points: final values of one trial (seed mean)", title_fontsize=7)
     fig.tight_layout()
     return to_data_uri(fig)
 
@@ -141,7 +142,7 @@ def detector_figure(view: ExperimentView) -> str:
             color="k",
             ls="--",
             lw=1,
-            label=f"threshold {threshold:g}: at or left = hallucinated",
+            label=f"threshold {threshold:g}: at or left = hallucinated (no interval: counts)",
         )
     score = view.detector[trials[0]]["score"] if trials else ""
     ax.set_xlabel(score, fontsize=8)

@@ -11,9 +11,10 @@ from typing import Any
 
 from deltahall.dashboard import figures
 from deltahall.dashboard.data import ExperimentView
+from deltahall.dashboard.main_runs import MainView, main_panel
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:1100px;color:#222}
+body{font-family:system-ui,sans-serif;margin:1.5rem 2vw;color:#222}
 h1{font-size:1.4rem}h2{font-size:1.2rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
 h3{font-size:.95rem;margin:.3rem 0}.row{display:flex;flex-wrap:wrap;gap:1rem}
 .panel{margin:1rem 0}.panel img{max-width:100%;border:1px solid #eee}
@@ -113,7 +114,7 @@ def trials_panel(view: ExperimentView) -> str:
         f"<th>{escape(h)}</th>" for h in ["trial", view.loss_key, view.rate_key, "Pareto", *knobs]
     )
     rows = "".join(
-        f"<tr class='{'pareto' if t['pareto'] else ''}'><td>{t['number']}</td>"
+        f"<tr class='{'pareto' if t['pareto'] else ''}'><td>{_trial_link(view, t['number'])}</td>"
         f"<td data-value='{t['loss']!r}'>{t['loss']:.4f}</td>"
         f"<td data-value='{t['rate']!r}'>{t['rate']:.4f}</td>"
         f"<td>{'yes' if t['pareto'] else ''}</td>"
@@ -123,10 +124,16 @@ def trials_panel(view: ExperimentView) -> str:
     )
     return (
         f"<section class='panel' data-panel='trials' data-experiment='{escape(view.name)}' "
-        f"data-count='{len(view.trials)}'><h3>Trials (click a header to sort)</h3>"
+        f"data-count='{len(view.trials)}'><h3>Trials (click a header to sort; a trial number "
+        "opens its MLflow run)</h3>"
         f"<table class='sortable'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
         "</table></section>"
     )
+
+
+def _trial_link(view: ExperimentView, trial: int) -> str:
+    url = view.links.get(trial)
+    return f"<a href='{escape(url)}'>{trial}</a>" if url else str(trial)
 
 
 def _fmt(value: Any) -> str:
@@ -163,7 +170,7 @@ def experiment_section(view: ExperimentView) -> str:
     )
 
 
-def render(views: list[ExperimentView], meta: dict[str, str]) -> str:
+def render(views: list[ExperimentView], meta: dict[str, str], main: list[MainView] = ()) -> str:
     info = " · ".join(f"{escape(k)}: {escape(v)}" for k, v in meta.items())
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -172,6 +179,14 @@ def render(views: list[ExperimentView], meta: dict[str, str]) -> str:
         "<h1>deltahall: loss vs δ-hallucination rate across runs</h1>"
         f"<p class='meta'>{info}</p>"
         + verdict_panel(views)
+        + (
+            "<section id='main-runs'><h2>The pipeline's runs: loss and δ-rate per epoch</h2>"
+            + "".join(main_panel(m) for m in main)
+            + "</section>"
+            if main
+            else ""
+        )
+        + "<h2>Sweeps</h2>"
         + "".join(experiment_section(v) for v in views)
         + f"<script>{SCRIPT}</script></body></html>"
     )

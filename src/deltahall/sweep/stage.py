@@ -11,9 +11,12 @@ another machine joins a PostgreSQL study): trials only, under the study's parent
 from __future__ import annotations
 
 import json
+import warnings
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
+
+import optuna
 
 from deltahall import paths
 from deltahall.config import ConfigError, Params
@@ -86,8 +89,11 @@ def _open(params: Params, experiment: str, worker: int, replicate: int | None = 
     beat = Heartbeat(params.sweep.heartbeat_interval, params.sweep.grace_period, retry)
     study = open_study(url, name, sampler, fingerprint(params, experiment, replicate), beat)
     module = experiment_module(experiment)
-    # named objectives: optuna-dashboard's axes read "val/loss", not "0"
-    study.set_metric_names([f"final {module.LOSS}", f"final {module.RATE}"])
+    # named objectives: optuna-dashboard's axes read "val/loss", not "0"; stable since Optuna 3.2
+    # in all but name, so its ExperimentalWarning is silenced here, where it is raised
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([f"final {module.LOSS}", f"final {module.RATE}"])
     return study, retry
 
 
