@@ -21,8 +21,18 @@ RESULTS = (
 WATCHED = ("outputs", "metrics", "plots", "data", "mlflow.db", "dvc.lock")
 
 
+MLFLOW_CONTEXT = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_RUN_ID",
+)
+
+
 def env() -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    # the test process's MLflow context stays out: mlflow.set_experiment exports
+    # MLFLOW_EXPERIMENT_ID, which `mlflow run --experiment-name` then refuses as a second id
+    out = {k: v for k, v in os.environ.items() if k not in MLFLOW_CONTEXT}
     out["PATH"] = f"{BIN}{os.pathsep}{out.get('PATH', '')}"
     out.update(
         GIT_AUTHOR_NAME="t",

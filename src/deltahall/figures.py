@@ -3,12 +3,32 @@ and the report stages' figures and tables mirrored to MLflow (experiment `report
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 DPI = 300  # print quality; the PDF is vector
 REPORTS_EXPERIMENT = "reports"
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend: no display on CI or servers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def to_data_uri(fig: Any) -> str:
+    """The figure as an inline PNG (the dashboard is one file: no image files, no CDN)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96)
+    pyplot().close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def save_figure(fig: Any, path: Path) -> Path:

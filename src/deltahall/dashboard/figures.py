@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 
 from deltahall.dashboard.data import ExperimentView
+from deltahall.figures import pyplot, to_data_uri
 
 MAX_CURVES = 6  # trials drawn in the per-epoch panel: the Pareto front first, then by loss
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def to_data_uri(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=96)
-    _pyplot().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def curve_trials(view: ExperimentView) -> list[int]:
@@ -36,7 +18,7 @@ def curve_trials(view: ExperimentView) -> list[int]:
 
 def curves_figure(view: ExperimentView) -> str:
     """Loss and rate per epoch: the seed mean of each drawn trial, its seeds' range shaded."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
     for i, trial in enumerate(curve_trials(view)):
         seeds = view.curves[trial]
@@ -73,7 +55,7 @@ def curves_figure(view: ExperimentView) -> str:
 
 def scatter_figure(view: ExperimentView) -> str:
     """Final loss against final rate of every trial; the Pareto front joined as a staircase."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
     loss = np.array([t["loss"] for t in view.trials])
     rate = np.array([t["rate"] for t in view.trials])
@@ -119,7 +101,7 @@ def detector_trials(view: ExperimentView) -> list[int]:
 def detector_figure(view: ExperimentView) -> str:
     """Histograms of what the δ-detector scores (last epoch, first seed) with its threshold:
     outputs at or left of the line δ-hallucinate."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     trials = detector_trials(view)
     scores = [np.asarray(view.detector[t]["scores"], dtype=float) for t in trials]

@@ -12,6 +12,7 @@ import numpy as np
 
 from deltahall.coin import keys as coin_keys
 from deltahall.config import Params
+from deltahall.figures import pyplot, to_data_uri
 from deltahall.qa import keys as qa_keys
 from deltahall.t2i import keys as t2i_keys
 from deltahall.tracking import read_runs
@@ -91,9 +92,8 @@ def _curve(run: dict, ui: str | None, loss: str, rate: str) -> RunCurve:
 def main_figure(view: MainView) -> str:
     """Loss and rate per epoch, one line per run, one colour per cell; dashed: the exact
     optimum of the cell (coin)."""
-    from deltahall.dashboard.figures import _pyplot, to_data_uri
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
     groups = list(dict.fromkeys(c.group for c in view.runs))
     for run in view.runs:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from deltahall.detector.fit import HCDRDetector
-from deltahall.figures import save_figure
+from deltahall.figures import pyplot, save_figure
 from deltahall.stats import bootstrap_ci
 from deltahall.theory import hcdr_thresholds, outside_hcdr_union
 
@@ -77,18 +77,9 @@ def mix_images(images_a: np.ndarray, images_b: np.ndarray, weight_b: float) -> n
     return (1.0 - weight_b) * images_a[:n] + weight_b * images_b[:n]
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_interpolation(curve: list[dict], path: Path) -> Path:
     """Flag rate against the pixel-mixing weight between the two fitted classes, with CIs."""
-    plt = _pyplot()
+    plt = pyplot()
     w = [p["mix_weight"] for p in curve]
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(w, [p["rate"] for p in curve], "o-", color="C3")
@@ -106,7 +97,7 @@ def plot_log_density_histograms(
     detector: HCDRDetector, held_log_densities: list[np.ndarray], path: Path
 ) -> Path:
     """Figure 7 of the paper: per-class held-out log-densities with the threshold line."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(detector.class_names)
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.2), squeeze=False)
     for c, (ax, name) in enumerate(zip(axes[0], detector.class_names)):
