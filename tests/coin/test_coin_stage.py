@@ -144,6 +144,9 @@ def test_ctrl_c_ends_the_run_killed_with_one_line_and_no_traceback(workdir: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as at a terminal: a job started with `&` by a non-interactive shell (a CI
+        # runner's, `nohup … &`) inherits SIGINT ignored, and Python then never sees it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert "epoch 1/5000" in proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
