@@ -92,7 +92,6 @@ def _curve(run: dict, ui: str | None, loss: str, rate: str) -> RunCurve:
 def main_figure(view: MainView) -> str:
     """Loss and rate per epoch, one line per run, one colour per cell; dashed: the exact
     optimum of the cell (coin)."""
-
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
     groups = list(dict.fromkeys(c.group for c in view.runs))
