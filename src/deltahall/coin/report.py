@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # no display on CI or servers
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from deltahall import paths  # noqa: E402
-from deltahall.coin.keys import (  # noqa: E402
+from deltahall import paths
+from deltahall.coin.keys import (
     BY_ROUNDING,
     COND_PROB,
     DELTA_RATE,
@@ -25,10 +21,12 @@ from deltahall.coin.keys import (  # noqa: E402
     TRAIN_LOSS,
     ref_key,
 )
-from deltahall.coin.sensitivity import summarise_curves  # noqa: E402
-from deltahall.config import Params  # noqa: E402
-from deltahall.figures import log_report, save_figure
+from deltahall.coin.sensitivity import summarise_curves
+from deltahall.config import Params
+from deltahall.figures import log_report, pyplot, save_figure
 from deltahall.metrics_file import write_json
+
+plt = pyplot()  # Agg: no display on CI or servers
 
 PANELS = [  # (metric, reference lines, y label)
     (TRAIN_LOSS, [(ref_key("optimal_loss"), "Bayes-optimal (irreducible)")], "MSE"),

@@ -17,6 +17,7 @@ from deltahall.coin.config import CoinEvalConfig, CoinModelConfig, CoinTrainConf
 from deltahall.coin.data import CoinData
 from deltahall.coin.metrics import score_estimates, state_pmfs
 from deltahall.coin.model import CoinTransformer
+from deltahall.coin.step import ManualStep, flat_parameters
 from deltahall.seeding import seed_everything
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -58,18 +59,18 @@ def predict(model: nn.Module, coin_ids: np.ndarray, batch_size: int = 4096) -> n
     return torch.cat(out)[folded.index].numpy() if out else np.zeros(0)
 
 
-def _collapsed_loss(model: nn.Module, folded: DistinctSets, idx, targets) -> tuple:
-    """The batch's MSE with each distinct set forwarded once: sum over sets of
-    (count / B) * (f(set) - mean target)^2 has exactly the gradient of the plain MSE; the
-    within-set variance of the targets, which has none, is added back to the reported value."""
+def _collapsed_batch(folded: DistinctSets, idx, targets) -> tuple:
+    """(sets, mean targets, weights, spread) of a batch with each distinct set once:
+    Σ_sets (count / B) (f(set) − mean target)² has exactly the gradient of the plain MSE;
+    the within-set variance of the targets (`spread`), which has none, is added back to the
+    reported loss."""
     index, y = folded.index[idx], targets[idx]
     counts = torch.bincount(index, minlength=len(folded.sets))
     present = counts.nonzero().squeeze(1)
     mean = torch.bincount(index, weights=y, minlength=len(folded.sets)) / counts.clamp(min=1)
     share = counts[present].float() / len(idx)
-    loss = (share * (model(folded.sets[present]) - mean[present].float()) ** 2).sum()
-    spread = ((y - mean[index]) ** 2).mean()
-    return loss, loss.item() + spread.item()
+    spread = ((y - mean[index]) ** 2).mean().item()
+    return folded.sets[present], mean[present].float(), share, spread
 
 
 def train_one_epoch(
@@ -81,8 +82,10 @@ def train_one_epoch(
     collapse: bool = False,
 ) -> float:
     """One pass in a seeded random order; returns the example-weighted mean training MSE.
-    `collapse` forwards each distinct coin set of a batch once (exact without dropout)."""
+    `collapse` forwards each distinct coin set of a batch once (exact without dropout).
+    Gradients come from the written-out backward pass of `step.ManualStep`."""
     model.train()
+    step = ManualStep(model)
     folded = DistinctSets.of(data.coin_ids)
     coin_ids = folded.sets[folded.index]
     targets = torch.from_numpy(data.heads).double()
@@ -91,12 +94,11 @@ def train_one_epoch(
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         if collapse:
-            loss, value = _collapsed_loss(model, folded, idx, targets)
+            sets, means, weights, spread = _collapsed_batch(folded, idx, targets)
+            value = step(sets, means, weights) + spread
         else:
-            loss = nn.functional.mse_loss(model(coin_ids[idx]), targets[idx].float())
-            value = loss.item()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+            weights = torch.full((len(idx),), 1.0 / len(idx))
+            value = step(coin_ids[idx], targets[idx].float(), weights)
         optimizer.step()
         total += value * len(idx)
         seen += len(idx)
@@ -126,8 +128,8 @@ def train_coin_model(
             f"coin.train.collapse_duplicates is exact only without dropout; coin.model.dropout "
             f"is {model_cfg.dropout} (set one of them off)"
         )
-    optimizer = torch.optim.AdamW(  # fused: one kernel for all parameters (5x faster here)
-        model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, fused=True
+    optimizer = torch.optim.AdamW(  # fused, on one flat tensor: one kernel (5x faster here)
+        [flat_parameters(model)], lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, fused=True
     )
     generator = torch.Generator().manual_seed(seed)
     val_pmfs = state_pmfs(val.state_probs)  # exact, computed once

@@ -5,16 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deltahall.figures import save_figure
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from deltahall.figures import pyplot, save_figure
 
 
 def _error_by_mentions(ax, summary: dict) -> None:
@@ -71,7 +62,7 @@ def _reliability(ax, summary: dict) -> None:
 
 
 def write_figures(summary: dict, folder: Path) -> list[Path]:
-    plt = _plt()
+    plt = pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, draw in (

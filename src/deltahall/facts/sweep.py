@@ -17,7 +17,7 @@ from deltahall.config import Params
 from deltahall.epochs import EpochLogger
 from deltahall.facts.analysis import error_by_mentions, hallucination_rate
 from deltahall.facts.stage import ask_arbitrary_facts, pretrain_facts_base
-from deltahall.figures import save_figure
+from deltahall.figures import pyplot, save_figure
 from deltahall.metrics_file import write_json
 from deltahall.tracking import start_run
 from deltahall.world.config import WorldConfig
@@ -65,10 +65,7 @@ def _one_world(params: Params, share: float, index: int) -> dict:
 
 
 def _figure(worlds: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     sr = [w["singleton_rate"] for w in worlds]
     rate = [w["error_rate"]["rate"] for w in worlds]

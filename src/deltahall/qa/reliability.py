@@ -6,18 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from deltahall import paths
+from deltahall.figures import pyplot, save_figure
+from deltahall.qa.config import QAConfig
+from deltahall.qa.keys import DELTA_RATE
+from deltahall.theory.kalai import expected_calibration_error
 
-from deltahall import paths  # noqa: E402
-from deltahall.figures import save_figure
-from deltahall.qa.config import QAConfig  # noqa: E402
-from deltahall.qa.keys import DELTA_RATE  # noqa: E402
-from deltahall.theory.kalai import expected_calibration_error  # noqa: E402
+plt = pyplot()  # Agg: no display on CI or servers
 
 
 def _pooled(epoch: int, seeds: list[int]) -> pd.DataFrame:

@@ -13,24 +13,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # no display on CI or servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from deltahall.config import Params  # noqa: E402
-from deltahall.figures import log_report, save_figure
+from deltahall.config import Params
+from deltahall.figures import log_report, pyplot, save_figure
 from deltahall.metrics_file import write_json
-from deltahall.paths import QA_HISTORY as HISTORY  # noqa: E402
+from deltahall.paths import QA_HISTORY as HISTORY
 from deltahall.paths import QA_METRICS
 from deltahall.paths import QA_REPORT as REPORT
-from deltahall.qa.keys import ACCURACY, BLEND_RATE, ECE, TRAIN_LOSS, VAL_LOSS  # noqa: E402
-from deltahall.qa.keys import DELTA_RATE as DELTA  # noqa: E402
-from deltahall.qa.keys import RESEMBLANCE_INCORRECT as RESEMBLANCE  # noqa: E402
-from deltahall.qa.reliability import reliability_figure  # noqa: E402
+from deltahall.qa.keys import ACCURACY, BLEND_RATE, ECE, TRAIN_LOSS, VAL_LOSS
+from deltahall.qa.keys import DELTA_RATE as DELTA
+from deltahall.qa.keys import RESEMBLANCE_INCORRECT as RESEMBLANCE
+from deltahall.qa.reliability import reliability_figure
+
+plt = pyplot()  # Agg: no display on CI or servers
 
 RATES = (DELTA, BLEND_RATE, ACCURACY, ECE)  # Table 1's columns beside the resemblance
 

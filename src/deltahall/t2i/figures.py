@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deltahall.figures import save_figure
+from deltahall.figures import pyplot, save_figure
 from deltahall.stats import bootstrap_ci
 from deltahall.t2i import keys
 
@@ -51,10 +51,7 @@ def _excess_panel(ax, by_epoch: list[dict]) -> None:
 
 
 def figure5(history: pd.DataFrame, measured: dict, path: Path, n_boot: int, level: float) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax, low) = plt.subplots(
         2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
@@ -86,10 +83,7 @@ def figure6(
     n_boot: int,
     level: float,
 ) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(
         2,

@@ -17,7 +17,7 @@ import numpy as np
 
 from deltahall import paths
 from deltahall.config import Params
-from deltahall.figures import save_figure
+from deltahall.figures import pyplot, save_figure
 from deltahall.metrics_file import write_json
 from deltahall.seeding import derive_seed
 from deltahall.theory import compare_bound_and_monte_carlo
@@ -112,10 +112,7 @@ def run_theory_report(params: Params) -> dict:
 
 
 def _figure(rows: list[dict], factor: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     positive = [r for r in rows if r["bound"] > 0 and r["mc"] > 0]
     fig, ax = plt.subplots(figsize=(5, 4.5))

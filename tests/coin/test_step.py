@@ -1,0 +1,120 @@
+"""The written-out training step equals autograd on CoinTransformer: loss and every gradient,
+with and without dropout, plain and count-weighted; its dropout masks drop at rate p."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tests.coin.test_train import _train
+from torch.nn import functional as F
+
+from deltahall.coin import train as train_module
+from deltahall.coin.config import CoinModelConfig
+from deltahall.coin.model import CoinTransformer
+from deltahall.coin.step import ManualStep, dropout_masks
+
+
+def _model(n: int, dropout: float) -> CoinTransformer:
+    torch.manual_seed(n)
+    cfg = CoinModelConfig(n_layers=3, d_model=16, ff_dim=24, n_heads=4, dropout=dropout)
+    return CoinTransformer(2 * n, cfg).double().train()
+
+
+def _batch(n: int, size: int = 40):
+    generator = torch.Generator().manual_seed(7)
+    ids = torch.randint(0, 2 * n, (size, n), generator=generator)
+    targets = torch.rand(size, generator=generator, dtype=torch.float64) * n
+    weights = torch.rand(size, generator=generator, dtype=torch.float64)
+    return ids, targets, weights / weights.sum()
+
+
+def _autograd(model, ids, targets, weights) -> tuple[float, dict]:
+    model.zero_grad(set_to_none=True)
+    loss = (weights * (model(ids) - targets) ** 2).sum()
+    loss.backward()
+    return loss.item(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+def _assert_same(model, loss, reference) -> None:
+    ref_loss, ref_grads = reference
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    for name, param in model.named_parameters():
+        scale = ref_grads[name].abs().max().clamp(min=1e-12)
+        assert float((param.grad - ref_grads[name]).abs().max() / scale) < 1e-10, name
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_without_dropout_loss_and_gradients_are_autograds(n: int, weighted: bool):
+    model = _model(n, 0.0)
+    ids, targets, weights = _batch(n)
+    if not weighted:
+        weights = torch.full_like(weights, 1 / len(weights))
+    reference = _autograd(model, ids, targets, weights)
+    model.zero_grad(set_to_none=True)
+    _assert_same(model, ManualStep(model)(ids, targets, weights), reference)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_with_dropout_gradients_are_autograds_under_the_same_masks(n: int, monkeypatch):
+    """Autograd through nn's dropout sites (attention weights, after attention, after the
+    ReLU, after the feed-forward), each fed the mask the step draws from the same seed."""
+    model = _model(n, 0.25)
+    ids, targets, weights = _batch(n)
+    step = ManualStep(model)
+    batch, heads = len(ids), model.n_heads
+    torch.manual_seed(11)
+    masks = iter(dropout_masks(0.25, step._mask_sizes(batch, n, 16)))
+
+    def same_mask(t: torch.Tensor, p: float) -> torch.Tensor:
+        mask = next(masks).double()
+        if t.dim() == 4:  # (B, H, Ti, Tj) here, (H, Ti, Tj, B) in the step
+            return t * mask.view(heads, n, n, batch).permute(3, 0, 1, 2)
+        # (B, T, C) rows here, token-major (T, B, C) in the step
+        return t * mask.view(n, batch, -1).transpose(0, 1)
+
+    monkeypatch.setattr(F, "dropout", same_mask)
+    reference = _autograd(model, ids, targets, weights)
+    assert next(masks, None) is None  # every mask used, in the step's order
+    monkeypatch.undo()
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(11)
+    _assert_same(model, step(ids, targets, weights), reference)
+
+
+def test_dropout_masks_drop_at_rate_p_and_repeat_under_a_seed():
+    torch.manual_seed(0)
+    masks = dropout_masks(0.1, [200_000, 200_001])
+    assert [len(m) for m in masks] == [200_000, 200_001]
+    for mask in masks:
+        assert mask.unique().tolist() == [0.0, pytest.approx(1 / 0.9)]
+        dropped = float((mask == 0).double().mean())
+        assert abs(dropped - 0.1) < 4 * (0.1 * 0.9 / len(mask)) ** 0.5  # 4 sigma
+    low, high = masks[0][0::2], masks[0][1::2]  # both 16-bit fields of a draw are used
+    assert not torch.equal(low, high)
+    torch.manual_seed(0)
+    assert all(torch.equal(a, b) for a, b in zip(masks, dropout_masks(0.1, [200_000, 200_001])))
+
+
+class AutogradStep:
+    """The plain autograd step, the yardstick of the written-out one."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, ids, targets, weights) -> float:
+        self.model.zero_grad(set_to_none=False)  # in place: the grads are the optimizer's views
+        loss = (weights * (self.model(ids) - targets) ** 2).sum()
+        loss.backward()
+        return loss.item()
+
+
+@pytest.mark.parametrize("collapse", [False, True])
+def test_the_trainer_gives_autograds_curve(collapse: bool, monkeypatch):
+    written, _ = _train(seed=2, epochs=3, collapse=collapse)
+    monkeypatch.setattr(train_module, "ManualStep", AutogradStep)
+    plain, _ = _train(seed=2, epochs=3, collapse=collapse)
+    for a, b in zip(plain.history, written.history):
+        for key in ("train/loss", "val/loss", "val/cond_prob"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), key
+        assert b["val/delta_hall_rate"] == pytest.approx(a["val/delta_hall_rate"], abs=1e-3)
