@@ -38,6 +38,25 @@ class HistoryCsv:
         self._fh.flush()
 
 
+def history_part(history: Path, seed: int) -> Path:
+    """Where one seed's rows go while seeds train in parallel processes (parallel.run_jobs)."""
+    return history.with_name(f"{history.stem}.seed{seed}.part")
+
+
+def join_histories(history: Path, seeds: list[int]) -> None:
+    """The seeds' part files, in seed order, as one CSV: byte for byte what one process
+    writing seed after seed makes. After a crash, the parts the seeds that started left."""
+    found = [history_part(history, seed) for seed in seeds if history_part(history, seed).exists()]
+    if not found:
+        return
+    parts = [part.read_text().splitlines(keepends=True) for part in found]
+    tmp = history.with_suffix(".tmp")
+    tmp.write_text("".join([parts[0][0], *(line for part in parts for line in part[1:])]))
+    tmp.replace(history)
+    for part in found:
+        part.unlink()
+
+
 class EpochRows(Protocol):
     def write(self, row: Mapping[str, Any]) -> None: ...
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 import deltahall.t2i.run as t2i_run
@@ -100,6 +101,24 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
     assert last["excess"] == pytest.approx(history["val/hall_rate"].iloc[-1] - floor["rate"])
     assert {"slope", "low", "high"} <= set(summary["rate_loss_slope"]) and summary["verdict"]
 
+    # Two seeds in two processes: the numbers of one by one, the history in seed order.
+    raw = yaml.safe_load((imagework / "params.yaml").read_text())
+    made = {}
+    for processes in (1, 2):
+        raw["t2i"].update(seeds=[0, 1], processes=processes)
+        (imagework / "params.yaml").write_text(yaml.safe_dump(raw))
+        assert main(["t2i-train"]) == 0
+        both = pd.read_csv(imagework / "plots/t2i/history.csv").drop(columns=["time/epoch_s"])
+        made[processes] = both, json.loads((imagework / "metrics/t2i/train.json").read_text())
+        assert not list((imagework / "plots/t2i").glob("*.part"))  # joined, removed
+    pd.testing.assert_frame_equal(made[1][0], made[2][0], check_exact=True)
+    assert made[1][1] == made[2][1] and made[2][1]["seeds"] == [0, 1]
+    assert made[2][0]["seed"].drop_duplicates().tolist() == [0, 1]
+    seed0 = made[2][0][made[2][0]["seed"] == 0].reset_index(drop=True)  # as when trained alone
+    pd.testing.assert_frame_equal(seed0, history.drop(columns=["time/epoch_s"]), check_exact=True)
+    raw["t2i"].update(seeds=[0], processes=1)
+    (imagework / "params.yaml").write_text(yaml.safe_dump(raw))
+
     # A crash in epoch 1: the run ends FAILED and epoch 0 is kept, in the file and in MLflow.
     calls = {"n": 0}
     real = t2i_run.generate
@@ -116,8 +135,8 @@ def test_t2i_stages_track_every_epoch_then_a_crash_ends_failed(
     crashed = pd.read_csv(imagework / "plots/t2i/history.csv")
     assert crashed["epoch"].tolist() == [0]
     runs = _t2i_runs(mlflow_uri)
-    assert runs["status"].tolist() == ["FINISHED", "FAILED"]
-    assert [m.step for m in client.get_metric_history(runs.iloc[1]["run_id"], "train/loss")] == [0]
+    assert runs["status"].tolist() == ["FINISHED"] * 5 + ["FAILED"]  # 1 + 2 x 2 seeds, then this
+    assert [m.step for m in client.get_metric_history(runs.iloc[-1]["run_id"], "train/loss")] == [0]
 
 
 def test_t2i_without_clip_names_the_missing_stage(imagework: Path, capsys):

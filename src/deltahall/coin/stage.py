@@ -26,7 +26,7 @@ from deltahall.coin.model import count_parameters
 from deltahall.coin.sensitivity import reference_rows, trained_rows
 from deltahall.coin.train import predict, train_coin_model
 from deltahall.config import ConfigError, Params
-from deltahall.epochs import EpochLogger, HistoryCsv
+from deltahall.epochs import EpochLogger, HistoryCsv, history_part, join_histories
 from deltahall.metrics_file import across_seeds, write_metrics
 from deltahall.parallel import run_jobs
 from deltahall.seeding import derive_seed
@@ -108,7 +108,7 @@ def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> di
     prepare(params, EXPERIMENTS[variant])
     results = run_jobs(_train_seed_job, jobs, cfg.train.processes)
     finals = {seed: final for seed, (final, _) in zip(seeds, results)}
-    _join_histories(paths.coin_history(variant, n_choose), seeds)
+    join_histories(paths.coin_history(variant, n_choose), seeds)
     for seed, (_, estimates) in zip(seeds, results):
         curves += trained_rows(estimates, datasets[seed][1], seed)
     with HistoryCsv(paths.coin_sensitivity(variant, n_choose), SENSITIVITY_ROW) as out:
@@ -119,10 +119,6 @@ def run_coin_train(params: Params, variant: Variant, n_choose: int | None) -> di
     return summary
 
 
-def _part(history: Path, seed: int) -> Path:
-    return history.with_name(f"{history.stem}.seed{seed}.part")
-
-
 def _train_seed_job(params, variant, n_choose, seed, shrink, ref_metrics, columns):
     """One seed in a worker process: its own dataset, MLflow run and history part file (kept,
     every finished epoch in it, if the stage dies)."""
@@ -130,19 +126,8 @@ def _train_seed_job(params, variant, n_choose, seed, shrink, ref_metrics, column
         load_coin_data(paths.coin_data(variant, n_choose, seed), 2 * n_choose),
         params.coin.val_fraction,
     )
-    with HistoryCsv(_part(paths.coin_history(variant, n_choose), seed), columns) as history:
+    with HistoryCsv(history_part(paths.coin_history(variant, n_choose), seed), columns) as history:
         return _train_seed(params, variant, n_choose, seed, shrink, data, ref_metrics, history)
-
-
-def _join_histories(history: Path, seeds: list[int]) -> None:
-    """The seeds' part files, in seed order, as one CSV: byte for byte what one process
-    writing seed after seed makes."""
-    parts = [_part(history, seed).read_text().splitlines(keepends=True) for seed in seeds]
-    tmp = history.with_suffix(".tmp")
-    tmp.write_text("".join([parts[0][0], *(line for part in parts for line in part[1:])]))
-    tmp.replace(history)
-    for seed in seeds:
-        _part(history, seed).unlink()
 
 
 def _train_seed(

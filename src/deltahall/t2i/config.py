@@ -80,6 +80,7 @@ class T2IEvalConfig(Strict):
 
 class T2IConfig(Strict):
     seeds: list[int] = Field(min_length=1)
+    processes: int = Field(ge=1, le=256)  # t2i_train's seeds side by side, train.torch_threads each
     # Side of the images trained on and generated (digits are 8×8 natively; paper: 512).
     resolution: int = Field(ge=8, le=1024)
     caption_templates: list[str] = Field(min_length=1)

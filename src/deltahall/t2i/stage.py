@@ -1,9 +1,10 @@
 """Stage `t2i_train`: one fine-tuning run per seed, judged by the registered detector.
 
-Per epoch and seed, files first: a row of plots/t2i/history.csv (flushed, so a crash keeps
-every finished epoch) and one image grid per prompt (outputs/t2i/seed<S>/grids/), then the
-same metrics (step=epoch) and grids (one image key per prompt, step=epoch: the UI's slider) to
-the seed's MLflow run in experiment `t2i`. At the end: the fine-tuned UNet
+Seeds run side by side in t2i.processes processes. Per epoch and seed, files first: a row of
+the seed's part of plots/t2i/history.csv (flushed, so a crash keeps every finished epoch;
+joined in seed order at the end) and one image grid per prompt (outputs/t2i/seed<S>/grids/),
+then the same metrics (step=epoch) and grids (one image key per prompt, step=epoch: the UI's
+slider) to the seed's MLflow run in experiment `t2i`. At the end: the fine-tuned UNet
 (outputs/t2i/seed<S>/unet, and the run's MLflow model) and metrics/t2i/train.json.
 """
 
@@ -16,8 +17,9 @@ import torch
 
 from deltahall import paths
 from deltahall.config import Params
-from deltahall.epochs import EpochLogger, HistoryCsv
+from deltahall.epochs import EpochLogger, HistoryCsv, history_part, join_histories
 from deltahall.metrics_file import across_seeds, write_metrics
+from deltahall.parallel import run_jobs
 from deltahall.seeding import derive_seed
 from deltahall.t2i import keys
 from deltahall.t2i.grid import write_grids
@@ -34,8 +36,14 @@ def run_t2i_train(params: Params) -> dict:
     context = load_context(params)  # fails (naming the missing stage) before writing anything
     shutil.rmtree(paths.T2I_OUTPUTS, ignore_errors=True)  # no stale grids of a longer run
     epoch_keys = keys.epoch_keys([p.name for p in cfg.prompts])
-    with HistoryCsv(paths.T2I_HISTORY, ["seed", "epoch", *epoch_keys]) as history:
-        finals = {seed: _train_seed(params, context, seed, history) for seed in cfg.seeds}
+    columns = ["seed", "epoch", *epoch_keys]
+    # in this process, the context loaded above; in a worker process, its own
+    shared = context if cfg.processes <= 1 or len(cfg.seeds) <= 1 else None
+    jobs = [(params, seed, columns, shared) for seed in cfg.seeds]
+    try:
+        finals = dict(zip(cfg.seeds, run_jobs(_train_seed_job, jobs, cfg.processes)))
+    finally:  # a crash keeps every finished epoch in the history
+        join_histories(paths.T2I_HISTORY, list(cfg.seeds))
     reported = [k for k in epoch_keys if k != keys.EPOCH_TIME]
     per_seed = {s: {k: finals[s][k] for k in reported} for s in finals}
     # a mean of per-seed CI bounds is no interval: the headline keeps the point figures
@@ -46,6 +54,17 @@ def run_t2i_train(params: Params) -> dict:
     summary = {"epochs": cfg.train.epochs, "seeds": list(cfg.seeds), **across_seeds(points)}
     write_metrics(paths.T2I_METRICS / "train.json", summary, per_seed)
     return summary
+
+
+def _train_seed_job(
+    params: Params, seed: int, columns: list[str], context: T2IContext | None
+) -> dict[str, float]:
+    """One seed, in this process or a worker (seeded by itself: the same numbers either way);
+    its rows go to its own part of the history, every finished epoch kept if the stage dies."""
+    torch.set_num_threads(params.t2i.train.torch_threads)
+    context = context or load_context(params)
+    with HistoryCsv(history_part(paths.T2I_HISTORY, seed), columns) as history:
+        return _train_seed(params, context, seed, history)
 
 
 def _train_seed(
