@@ -98,10 +98,15 @@ def test_facts_sweep_sets_error_rate_beside_singleton_rate_across_worlds(
         "singleton_shares": [0.0, 0.9],
         "never": 0.1,
         "often": 5,
+        "processes": 1,
     }
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     assert main(["facts-sweep"]) == 0
     summary = json.loads((workdir / "metrics/facts/sweep.json").read_text())
+    params["facts"]["sweep"]["processes"] = 2  # the worlds side by side: the same numbers
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["facts-sweep"]) == 0
+    assert json.loads((workdir / "metrics/facts/sweep.json").read_text()) == summary
     none, most = summary["worlds"]
     assert none["singleton_rate"] == 0.0  # no fact stated once: no singleton at all
     assert none["share_stated_once"] == 0.0 and most["share_stated_once"] > 0.7

@@ -51,6 +51,7 @@ class FactsSweepConfig(Strict):
     singleton_shares: list[float] = Field(min_length=2)
     never: float = Field(ge=0.0, lt=1.0)
     often: int = Field(ge=2, le=100)
+    processes: int = Field(ge=1, le=256)  # worlds side by side, facts.torch_threads each
 
     @model_validator(mode="after")
     def _shares(self) -> FactsSweepConfig:

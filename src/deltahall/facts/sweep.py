@@ -1,6 +1,7 @@
 """Stage `facts_sweep` (Kalai et al.: hallucinations on arbitrary facts track the singleton
 rate): worlds that differ only in the share of facts stated once, each with its own facts base
-pretrained and asked as in stage `facts`; error rate against singleton rate across worlds.
+pretrained and asked as in stage `facts` (worlds side by side in facts.sweep.processes
+processes); error rate against singleton rate across worlds.
 
 Writes metrics/facts/sweep.json (per world: singleton rate, error rate with its CI, error by
 mentions, Kalai's bound) and plots/facts/sweep.png; MLflow run `facts-sweep` in `facts`, one
@@ -19,6 +20,7 @@ from deltahall.facts.analysis import error_by_mentions, hallucination_rate
 from deltahall.facts.stage import ask_arbitrary_facts, pretrain_facts_base
 from deltahall.figures import pyplot, save_figure
 from deltahall.metrics_file import write_json
+from deltahall.parallel import run_jobs
 from deltahall.tracking import start_run
 from deltahall.world.config import WorldConfig
 from deltahall.world.generate import generate_world
@@ -31,7 +33,10 @@ SWEEP_METRICS, SWEEP_FIGURE = (
 
 
 def _one_world(params: Params, share: float, index: int) -> dict:
+    """One world's facts base, pretrained and asked (seeded by facts.seed alone: the same
+    numbers in this process or a worker)."""
     cfg, sweep = params.facts, params.facts.sweep
+    torch.set_num_threads(cfg.torch_threads)
     world_cfg = WorldConfig.model_validate(
         {**params.world.model_dump(), "n_people": sweep.n_people, "mentions": sweep.mentions(share)}
     )
@@ -96,15 +101,15 @@ def _figure(worlds: list[dict]) -> None:
 
 def run_facts_sweep(params: Params) -> dict:
     cfg = params.facts
-    torch.set_num_threads(cfg.torch_threads)
     run_params = {"sweep": cfg.sweep.model_dump(), "facts": cfg.model_dump(exclude={"sweep"})}
     with start_run(
         params, "facts", "facts-sweep", run_params, {"deltahall.stage": "facts_sweep"}
     ) as run:
-        worlds = []
-        for i, share in enumerate(cfg.sweep.singleton_shares):
-            worlds.append({"singleton_share": share, **_one_world(params, share, i)})
-            w = worlds[-1]
+        shares = cfg.sweep.singleton_shares
+        jobs = [(params, share, i) for i, share in enumerate(shares)]
+        found = run_jobs(_one_world, jobs, cfg.sweep.processes)
+        worlds = [{"singleton_share": share, **w} for share, w in zip(shares, found)]
+        for i, (share, w) in enumerate(zip(shares, worlds)):
             run.log_metrics(
                 {
                     "sweep/singleton_rate": w["singleton_rate"],
