@@ -29,10 +29,8 @@ def _batch(n: int, size: int = 40):
 
 
 def _autograd(model, ids, targets, weights) -> tuple[float, dict]:
-    model.zero_grad(set_to_none=True)
-    loss = (weights * (model(ids) - targets) ** 2).sum()
-    loss.backward()
-    return loss.item(), {name: p.grad.clone() for name, p in model.named_parameters()}
+    loss = AutogradStep(model)(ids, targets, weights)
+    return loss, {name: p.grad.clone() for name, p in model.named_parameters()}
 
 
 def _assert_same(model, loss, reference) -> None:
