@@ -43,8 +43,8 @@ setup: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)
 data: setup ## make data/ present (dvc pull; a fresh clone lays down the shipped copy); never deletes data/
 	$(PY) -m deltahall.cli data
 
-run: data ## run the default pipeline on CPU (dvc repro), tracked in sqlite:///mlflow.db
-	$(DVC) repro
+run: data ## run the default pipeline on CPU (dvc repro, independent stages side by side), tracked in sqlite:///mlflow.db
+	$(PY) -m deltahall.cli repro
 
 test: setup ## run the whole test suite (README's test command; CI runs this)
 	$(PY) -m pytest -m "not gpu and not network" $(PYTEST_ARGS)

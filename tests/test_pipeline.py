@@ -52,8 +52,10 @@ def test_dvc_repro_tracks_reruns_nothing_then_only_what_changed(scratch_repo: Pa
         "clip_train",
         "detector",
     } <= every_stage
-    first = _sh(scratch_repo, str(BIN / "dvc"), "repro")
+    # `make run`'s path: independent stages side by side, each through dvc repro
+    first = _sh(scratch_repo, str(BIN / "deltahall"), "repro")
     assert _ran(first) == every_stage
+    assert f"[repro] {len(every_stage)} stages in" in first
     mlflow.set_tracking_uri(f"sqlite:///{scratch_repo / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["coin"])
     assert len(runs) == 4 and (runs["status"] == "FINISHED").all()
@@ -62,12 +64,14 @@ def test_dvc_repro_tracks_reruns_nothing_then_only_what_changed(scratch_repo: Pa
     assert (scratch_repo / "plots/qa/report/figure4.png").exists()
     _make_gate_passes_and_fails(scratch_repo)
 
+    # dvc.lock as `dvc repro` leaves it: plain DVC finds nothing to run
     assert _ran(_sh(scratch_repo, str(BIN / "dvc"), "repro")) == set()
+    assert "every stage is up to date" in _sh(scratch_repo, str(BIN / "deltahall"), "repro")
 
     params = yaml.safe_load((scratch_repo / "params.yaml").read_text())
     params["coin"]["train"]["epochs"] = 3
     (scratch_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    rerun = _ran(_sh(scratch_repo, str(BIN / "dvc"), "repro"))
+    rerun = _ran(_sh(scratch_repo, str(BIN / "deltahall"), "repro"))
     # what README.md says: the coin training stages, the report, the coin sweep; nothing else
     assert rerun == COIN_EPOCHS_RERUN
     assert len(mlflow.search_runs(experiment_names=["coin"])) == 8

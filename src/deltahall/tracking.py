@@ -376,7 +376,7 @@ def open_run(
     for path in inputs:
         run.log_input(Path(path), dvc_digest(Path(path)))
     try:
-        with _terminate_raises():
+        with terminate_raises():
             yield run
     except (KeyboardInterrupt, Terminated):
         _end(run, "KILLED")  # Ctrl-C, or a `kill` / a scheduler's SIGTERM: not a bug, a stop
@@ -393,7 +393,7 @@ class Terminated(SystemExit):
 
 
 @contextmanager
-def _terminate_raises() -> Iterator[None]:
+def terminate_raises() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return

@@ -94,6 +94,21 @@ def test_dropout_masks_drop_at_rate_p_and_repeat_under_a_seed():
     assert all(torch.equal(a, b) for a, b in zip(masks, dropout_masks(0.1, [200_000, 200_001])))
 
 
+@pytest.mark.parametrize("p", [0.1, 0.37, 0.5, 0.83])
+def test_dropout_masks_are_the_two_16_bit_fields_of_each_draw(p: float):
+    """The definition spelled out on the int16 view of the draws (low field signed, high
+    field in [0, 2^15)): the step's arithmetic on whole int32s must give these masks."""
+    sizes = [1001, 64, 3]
+    torch.manual_seed(5)
+    masks = torch.cat(dropout_masks(p, sizes))
+    torch.manual_seed(5)
+    fields = torch.empty((sum(sizes) + 1) // 2, dtype=torch.int32).random_().view(torch.int16)
+    low = fields[0::2] < round(2 * 2**15 * (1 - p)) - 2**15
+    high = fields[1::2] < round(2**15 * (1 - p))
+    expected = torch.cat([low, high])[: sum(sizes)].double() / (1 - p)
+    assert torch.equal(masks.double(), expected.float().double())
+
+
 class AutogradStep:
     """The plain autograd step, the yardstick of the written-out one."""
 

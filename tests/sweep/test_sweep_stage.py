@@ -4,6 +4,7 @@ store and a temp Optuna storage; files first, one parent run per study, one nest
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -128,17 +129,39 @@ def test_bad_inputs_are_named(workdir: Path, mlflow_uri: str, capsys):
     assert "run `deltahall sweep --experiment coin`" in capsys.readouterr().err
 
 
+def _study_files(workdir: Path) -> dict[str, pd.DataFrame]:
+    """The two studies' trials and histories as exported, less the wall-clock column."""
+    out = workdir / "outputs/sweep/coin"
+    files = ["trials.csv", "trials_seed1.csv", "history_seed1.csv"]
+    frames = {name: pd.read_csv(out / name) for name in files}
+    frames["history"] = pd.read_csv(workdir / "plots/sweep/coin_history.csv")
+    return {k: f.drop(columns=["duration_s"], errors="ignore") for k, f in frames.items()}
+
+
 def test_a_replicate_study_gives_the_verdict_for_every_sweep_seed(workdir: Path, mlflow_uri: str):
     _set(workdir, replicate_seeds=[1])
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["sweep"]["coin"]["processes"] = 1  # the two studies one after another first
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     assert main(["sweep", "--experiment", "coin"]) == 0
-    main_trials = pd.read_csv(workdir / "outputs/sweep/coin/trials.csv")
-    replicate = pd.read_csv(workdir / "outputs/sweep/coin/trials_seed1.csv")
+    one_by_one = _study_files(workdir)
+    main_trials, replicate = one_by_one["trials.csv"], one_by_one["trials_seed1.csv"]
     assert len(replicate) == len(main_trials) == 4 and set(replicate["state"]) == {"COMPLETE"}
     # another sampler seed proposes other knobs (the training seeds are the same)
     assert not main_trials["lr"].equals(replicate["lr"])
-    assert (workdir / "outputs/sweep/coin/history_seed1.csv").exists()
-    studies = optuna.get_all_study_names(f"sqlite:///{workdir}/outputs/sweep/coin/optuna.db")
-    assert sorted(studies) == ["deltahall-coin", "deltahall-coin-seed1"]
+    # SQLite has one writer: each study in a file of its own
+    out = f"sqlite:///{workdir}/outputs/sweep/coin"
+    assert optuna.get_all_study_names(f"{out}/optuna.db") == ["deltahall-coin"]
+    assert optuna.get_all_study_names(f"{out}/optuna-seed1.db") == ["deltahall-coin-seed1"]
+
+    params["sweep"]["coin"]["processes"] = 2  # side by side: the same trials, value for value
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.rmtree(workdir / "outputs/sweep")  # as dvc repro does with a stage's outs
+    (workdir / "plots/sweep/coin_history.csv").unlink()
+    assert main(["sweep", "--experiment", "coin"]) == 0
+    for name, frame in _study_files(workdir).items():
+        pd.testing.assert_frame_equal(frame, one_by_one[name], check_exact=True, obj=name)
+
     assert main(["sweep-analysis"]) == 0
     coin = json.loads((workdir / "metrics/sweep/analysis.json").read_text())["coin"]
     assert set(coin["verdict_by_seed"]) == {"0", "1"}

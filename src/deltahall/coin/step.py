@@ -70,11 +70,14 @@ def dropout_masks(p: float, sizes: list[int]) -> list[torch.Tensor]:
     generator (seeded once per run: same seed, same masks)."""
     total = sum(sizes)
     half = (total + 1) // 2
-    fields = torch.empty(half, dtype=torch.int32).random_().view(torch.int16)
+    draws = torch.empty(half, dtype=torch.int32).random_()  # on [0, 2^31): bit 31 is 0
     masks = torch.empty(2 * half)
-    # low halves: uniform on [-2^15, 2^15); high halves (bit 31 is 0): on [0, 2^15)
-    torch.lt(fields[0::2], round(2 * FIELD * (1.0 - p)) - FIELD, out=masks[:half])
-    torch.lt(fields[1::2], round(FIELD * (1.0 - p)), out=masks[half:])
+    # Each field is compared on the whole contiguous int32 (a strided int16 view is 10x
+    # slower): high field uniform on [0, 2^15), below K iff the draw is below K * 2^16;
+    # low field as a signed int16 made unsigned by flipping its sign bit.
+    torch.lt(draws, round(FIELD * (1.0 - p)) << 16, out=masks[half:])
+    draws.bitwise_xor_(FIELD).bitwise_and_(2 * FIELD - 1)
+    torch.lt(draws, round(2 * FIELD * (1.0 - p)), out=masks[:half])
     return list(masks[:total].mul_(1.0 / (1.0 - p)).split(sizes))
 
 

@@ -81,6 +81,9 @@ class StudyConfig(Strict):
     # Every trial trains once per seed (same seeds in every trial: differences between trials
     # come from the knobs); its objectives are the means over seeds, its curves give the bands.
     seeds: list[int] = Field(min_length=1)
+    # The study and its replicates (replicate_seeds) side by side, one process each (a SQLite
+    # storage: one file each, one writer per file): the same trials as one after another.
+    processes: int = Field(ge=1, le=256)
 
     @model_validator(mode="after")
     def _unique_seeds(self) -> StudyConfig:

@@ -21,6 +21,7 @@ import optuna
 from deltahall import paths
 from deltahall.config import ConfigError, Params
 from deltahall.metrics_file import write_json
+from deltahall.parallel import run_jobs
 from deltahall.secrets import mask
 from deltahall.sweep import export
 from deltahall.sweep.objective import make_objective, mlflow_experiment
@@ -31,6 +32,7 @@ from deltahall.sweep.storage import (
     load_existing_study,
     make_sampler,
     open_study,
+    replicate_file,
     state_counts,
     storage_kind,
     storage_url,
@@ -55,9 +57,12 @@ def study_location(
     sampler is seeded `replicate` (name suffix -seed<S>)."""
     cfg = params.sweep
     name = cfg.study_name.replace("{experiment}", experiment)
-    return storage_url(cfg.storage, experiment), name + (
-        "" if replicate is None else f"-seed{replicate}"
-    )
+    url = storage_url(cfg.storage, experiment)
+    if replicate is None:
+        return url, name
+    if storage_kind(url) == "sqlite":  # one writer per SQLite file: the replicate's own
+        url = replicate_file(url, replicate)
+    return url, f"{name}-seed{replicate}"
 
 
 def fingerprint(params: Params, experiment: str, replicate: int | None = None) -> dict:
@@ -65,7 +70,9 @@ def fingerprint(params: Params, experiment: str, replicate: int | None = None) -
     n_trials: raising it extends a study), the sampler and the experiment's own params (the
     base the knobs override)."""
     base = experiment_module(experiment).base_params(params)
-    study = getattr(params.sweep, experiment).model_dump(mode="json", exclude={"n_trials"})
+    study = getattr(params.sweep, experiment).model_dump(
+        mode="json", exclude={"n_trials", "processes"}
+    )
     return json.loads(
         json.dumps(
             {
@@ -168,10 +175,22 @@ def run_sweep(
                 f"of an earlier run) from {mask(url)}",
                 flush=True,
             )
+    replicates = params.sweep.replicate_seeds
+    processes = getattr(params.sweep, experiment).processes
+    if workers == 1 and processes > 1 and replicates:
+        jobs = [(params, experiment, seed, params_path) for seed in [None, *replicates]]
+        return run_jobs(_study_job, jobs, processes)[0]
     summary = _run_study(params, experiment, module, None, workers, params_path)
-    for seed in params.sweep.replicate_seeds:
+    for seed in replicates:
         _run_study(params, experiment, module, seed, 1, params_path)
     return summary
+
+
+def _study_job(params: Params, experiment: str, replicate: int | None, params_path: Path):
+    """One study in a process of its own (parallel.run_jobs): its sampler is seeded, so its
+    trials are those it runs one after another."""
+    module = experiment_module(experiment)
+    return _run_study(params, experiment, module, replicate, 1, params_path)
 
 
 def _announce(study, experiment: str, url: str, workers: int, seed: int, n_trials: int) -> None:

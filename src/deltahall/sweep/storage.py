@@ -31,6 +31,15 @@ def storage_url(template: str, experiment: str) -> str:
     return template.replace("{experiment}", experiment)
 
 
+def replicate_file(url: str, replicate: int) -> str:
+    """The SQLite URL of a replicate study: beside the main one, `-seed<S>` before the
+    suffix (outputs/sweep/qa/optuna.db -> optuna-seed1.db)."""
+    path = Path(url.removeprefix("sqlite:///"))
+    if str(path) in ("", ":memory:"):
+        return url
+    return "sqlite:///" + str(path.with_name(f"{path.stem}-seed{replicate}{path.suffix}"))
+
+
 def storage_kind(url: str) -> str:
     """'sqlite', 'journal' or 'rdb' (a database server shared by several machines)."""
     if url.startswith("journal:"):

@@ -1,0 +1,86 @@
+"""`deltahall repro`'s plan: which stages start when, how many at once, what a changed output
+adds. Its end-to-end run on the smoke profile is tests/test_pipeline.py (a plain `dvc repro`
+after it reruns nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from deltahall import repro
+from deltahall.config import load_params
+from deltahall.repro_plan import next_stages, stage_cores, upstream
+
+REPO = Path(__file__).resolve().parents[1]
+DEPS = {  # stage -> the stages it depends on
+    "validate": set(),
+    "data_a": {"validate"},
+    "data_b": {"validate"},
+    "train_a": {"data_a"},
+    "report": {"train_a", "data_b"},
+    "other": {"validate"},
+}
+UP = upstream(DEPS)
+
+
+def test_upstream_is_every_stage_a_stage_depends_on_through_others():
+    assert UP["report"] == {"train_a", "data_a", "data_b", "validate"}
+    assert UP["validate"] == set()
+
+
+def test_stages_wait_for_everything_upstream_and_share_the_cores():
+    order = ["validate", "data_a", "data_b", "train_a", "other", "report"]
+    cores = {"validate": 1, "data_a": 1, "data_b": 1, "train_a": 2, "other": 1, "report": 1}
+    assert next_stages(order, {}, UP, cores, 2) == ["validate"]
+    # two one-core stages side by side; the two-core stage waits for a free machine
+    assert next_stages(order[1:], {}, UP, cores, 2) == ["data_a", "data_b"]
+    pending = ["train_a", "other", "report"]
+    assert next_stages(pending, {"data_b": 1}, UP, cores, 2) == ["other"]
+    assert next_stages(pending, {"data_b": 1, "other": 1}, UP, cores, 2) == []
+    assert next_stages(["train_a", "report"], {}, UP, cores, 2) == ["train_a"]
+    # report waits for data_a even when train_a (between them) is not queued yet: data_a's
+    # output may come out changed and queue train_a
+    assert next_stages(["data_a", "report"], {}, UP, cores, 2) == ["data_a"]
+    assert next_stages(order[1:], {}, UP, cores, 1) == ["data_a"]  # one core: in order
+
+
+def test_a_stage_wider_than_the_machine_or_unknown_runs_alone():
+    cores = {"data_a": 4, "data_b": 1, "other": 0}
+    pending = ["data_a", "data_b", "other"]
+    assert next_stages(pending, {}, UP, cores, 2) == ["data_b"]  # narrow first
+    assert next_stages(["data_a", "other"], {}, UP, cores, 2) == ["other"]  # then alone
+    assert next_stages(["data_a"], {"other": 2}, UP, cores, 2) == []
+    assert next_stages(["data_a"], {"data_b": 1}, UP, cores, 2) == []
+    assert next_stages(["data_a"], {}, UP, cores, 2) == ["data_a"]
+
+
+def test_every_stage_of_the_pipeline_has_a_width_from_its_params():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    params = load_params(REPO / "params.yaml")
+    names = [f"{n}@x" if "foreach" in s else n for n, s in stages.items()]
+    widths = {name.split("@")[0]: stage_cores(name, params) for name in names}
+    assert all(w >= 1 for w in widths.values()), widths  # none unknown: none runs alone
+    assert widths["coin_train"] == 2 and widths["coin_report"] == 1  # 2 processes, 1 thread
+    assert widths["t2i_pretrain"] == 1 and widths["qa_pretrain"] == 2  # 1 and 2 threads
+    assert widths["sweep_t2i"] == 2 and widths["sweep_qa"] == 2  # 2 studies; 1 x 2 threads
+
+
+def _lock(tmp_path: Path, outs: dict[str, str]) -> None:
+    stages = {s: {"cmd": s, "outs": [{"path": s, "md5": h}]} for s, h in outs.items()}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
+
+
+def test_a_stage_whose_outputs_changed_queues_its_readers_only(tmp_path, monkeypatch):
+    order = ["validate", "data_a", "data_b", "train_a", "other", "report"]
+    monkeypatch.setattr(repro, "pipeline", lambda root: (order, DEPS, {"validate", "data_b"}))
+    _lock(tmp_path, {"validate": "v1", "data_b": "b1"})
+    plan = repro.Plan(tmp_path, load_params(REPO / "params.yaml"))
+    assert plan.pending == ["validate", "data_b"]
+    plan.pending.remove("validate")
+    plan.finished("validate")  # the same stamp: nothing downstream reads anything new
+    assert plan.pending == ["data_b"]
+    plan.pending.remove("data_b")
+    _lock(tmp_path, {"validate": "v1", "data_b": "b2"})
+    plan.finished("data_b")
+    assert plan.pending == ["report"]  # what `dvc repro` would rerun after it
