@@ -33,26 +33,30 @@ def test_stages_wait_for_everything_upstream_and_share_the_cores():
     order = ["validate", "data_a", "data_b", "train_a", "other", "report"]
     cores = {"validate": 1, "data_a": 1, "data_b": 1, "train_a": 2, "other": 1, "report": 1}
     assert next_stages(order, {}, UP, cores, 2) == ["validate"]
-    # two one-core stages side by side; the two-core stage waits for a free machine
-    assert next_stages(order[1:], {}, UP, cores, 2) == ["data_a", "data_b"]
+    assert next_stages(order[1:], {}, UP, cores, 2) == ["data_a", "data_b"]  # a pair
     pending = ["train_a", "other", "report"]
-    assert next_stages(pending, {"data_b": 1}, UP, cores, 2) == ["other"]
+    assert next_stages(pending, {"data_b": 1}, UP, cores, 2) == ["other"]  # what fits
     assert next_stages(pending, {"data_b": 1, "other": 1}, UP, cores, 2) == []
-    assert next_stages(["train_a", "report"], {}, UP, cores, 2) == ["train_a"]
     # report waits for data_a even when train_a (between them) is not queued yet: data_a's
     # output may come out changed and queue train_a
     assert next_stages(["data_a", "report"], {}, UP, cores, 2) == ["data_a"]
     assert next_stages(order[1:], {}, UP, cores, 1) == ["data_a"]  # one core: in order
+    assert next_stages(["train_a", "other"], {"data_a": 1}, UP, cores, 4) == ["other"]
+
+
+def test_one_core_stages_wait_while_a_wider_one_can_run_so_that_they_pair_up():
+    cores = {"data_b": 1, "train_a": 2, "other": 1}
+    assert next_stages(["data_b", "train_a", "other"], {}, UP, cores, 2) == ["train_a"]
+    assert next_stages(["data_b", "other"], {}, UP, cores, 2) == ["data_b", "other"]
 
 
 def test_a_stage_wider_than_the_machine_or_unknown_runs_alone():
     cores = {"data_a": 4, "data_b": 1, "other": 0}
-    pending = ["data_a", "data_b", "other"]
-    assert next_stages(pending, {}, UP, cores, 2) == ["data_b"]  # narrow first
-    assert next_stages(["data_a", "other"], {}, UP, cores, 2) == ["other"]  # then alone
+    assert next_stages(["data_b", "data_a", "other"], {}, UP, cores, 2) == ["data_a"]
+    assert next_stages(["data_b", "other"], {}, UP, cores, 2) == ["other"]  # alone
     assert next_stages(["data_a"], {"other": 2}, UP, cores, 2) == []
     assert next_stages(["data_a"], {"data_b": 1}, UP, cores, 2) == []
-    assert next_stages(["data_a"], {}, UP, cores, 2) == ["data_a"]
+    assert next_stages(["data_b"], {"other": 2}, UP, cores, 2) == []
 
 
 def test_every_stage_of_the_pipeline_has_a_width_from_its_params():
@@ -84,3 +88,12 @@ def test_a_stage_whose_outputs_changed_queues_its_readers_only(tmp_path, monkeyp
     _lock(tmp_path, {"validate": "v1", "data_b": "b2"})
     plan.finished("data_b")
     assert plan.pending == ["report"]  # what `dvc repro` would rerun after it
+
+
+def test_jobs_below_one_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys):
+    from deltahall.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no DVC repository here: nothing could run anyway
+    assert main(["repro", "--jobs", "0"]) == 2
+    assert "--jobs must be >= 1 (got 0)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

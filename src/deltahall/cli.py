@@ -376,13 +376,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in TOOL_CALLS:
         return run_tool(args)
-    params = load_params(args.params)
     if args.command == "repro":
         from deltahall.repro import run_pipeline
 
         if args.jobs < 1:
             raise ConfigError(f"--jobs must be >= 1 (got {args.jobs})")
+        params = load_params(args.params)
         return run_pipeline(Path.cwd(), params, args.jobs, lambda line: print(line, flush=True))
+    params = load_params(args.params)
     if args.command == "tracking-uri":
         from deltahall.tracking import tracking_uri
 

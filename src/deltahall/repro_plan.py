@@ -72,14 +72,15 @@ def next_stages(
 ) -> list[str]:
     """Which pending stages start now: none of the stages they depend on, directly or not, is
     pending or running (one may yet change what they read), and their cores fit beside the
-    running ones'. Narrow stages first (two one-core stages pair up), then in `pending`'s
-    order; a stage wider than `jobs`, or of unknown width (0), starts only on an idle machine
-    and then alone."""
+    running ones'. The widest that fit first, then in `pending`'s order: one-core stages wait
+    while a wider one can run, so that they gather and run in pairs (one started alone would
+    leave a core idle until it ends). A stage wider than `jobs`, or of unknown width (0),
+    starts only on an idle machine and then alone."""
     waiting = set(pending) | set(running)
     ready = [s for s in pending if not ancestors.get(s, set()) & waiting]
     used = sum(running.values())
     started: list[str] = []
-    for stage in sorted(ready, key=lambda s: (cores[s] or jobs + 1, pending.index(s))):
+    for stage in sorted(ready, key=lambda s: (-min(cores[s] or jobs, jobs), pending.index(s))):
         width = cores[stage] or jobs + 1
         if used + width <= jobs or not (running or started):
             started.append(stage)
