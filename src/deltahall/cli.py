@@ -290,23 +290,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="on success write this file (the validate stage's output)",
     )
-    rep = sub.add_parser(
-        "repro",
-        help="dvc repro with independent stages side by side (what `make run` calls)",
-        description="Run every stage that `dvc status` finds out of date, and every stage "
-        "downstream of one, each as `dvc --wait-for-lock repro --single-item STAGE`, as soon as "
-        "the stages it depends on have finished and its cores (processes x torch threads, "
-        "from the params) fit in --jobs beside the running ones. DVC writes dvc.lock as after "
-        "`dvc repro`. A failed stage starts nothing new; the running ones finish; the exit "
-        "status is the failed stage's. Ctrl-C and SIGTERM reach every running stage.",
-    )
-    rep.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="cores to fill (default: this machine's, %(default)s)",
-    )
-    rep.set_defaults(params=Path("params.yaml"))  # DVC's params file: what the stages read
     _add_params(sub.add_parser("tracking-uri", help="print the MLflow tracking URI in use"))
     where = sub.add_parser(
         "sweep-storage",
@@ -376,13 +359,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in TOOL_CALLS:
         return run_tool(args)
-    if args.command == "repro":
-        from deltahall.repro import run_pipeline
-
-        if args.jobs < 1:
-            raise ConfigError(f"--jobs must be >= 1 (got {args.jobs})")
-        params = load_params(args.params)
-        return run_pipeline(Path.cwd(), params, args.jobs, lambda line: print(line, flush=True))
     params = load_params(args.params)
     if args.command == "tracking-uri":
         from deltahall.tracking import tracking_uri

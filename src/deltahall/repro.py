@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from deltahall.config import Params
+from deltahall.config import ConfigError, Params, load_params
 from deltahall.repro_plan import next_stages, stage_cores, upstream
 from deltahall.tracking import terminate_raises
 
@@ -71,6 +71,14 @@ class Plan:
         added = readers - self.queued
         self.queued |= added
         self.pending = [s for s in self.order if s in added or s in self.pending]
+
+
+def run_repro_command(args) -> int:
+    """`deltahall repro --jobs N` in the repository it is called from."""
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1 (got {args.jobs})")
+    params = load_params(Path("params.yaml"))  # DVC's params file: what the stages read
+    return run_pipeline(Path.cwd(), params, args.jobs, lambda line: print(line, flush=True))
 
 
 def run_pipeline(root: Path, params: Params, jobs: int, say: Callable[[str], None]) -> int:

@@ -1,4 +1,4 @@
-"""The subcommands that are tools, not stages: `score`, `judge-images`, `gate`.
+"""The subcommands that are tools, not stages: `score`, `judge-images`, `gate`, `repro`.
 
 Their parsers live here; each runs a function of its own module (TOOL_CALLS). They need no
 params file: gate and judge-images read its tracking.uri only when no store is named.
@@ -7,6 +7,7 @@ params file: gate and judge-images read its tracking.uri only when no store is n
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -117,7 +118,28 @@ def _add_gate(sub, add_params) -> None:
     _add_tracking_uri(p, "else the params file's tracking.uri")
 
 
+def _add_repro(sub) -> None:
+    p = sub.add_parser(
+        "repro",
+        help="dvc repro with independent stages side by side (what `make run` calls)",
+        description="Run every stage that `dvc status` finds out of date, each as `dvc "
+        "--wait-for-lock repro --single-item STAGE`, once no stage upstream of it is left to "
+        "run and its cores (processes x torch threads, from params.yaml) fit in --jobs beside "
+        "the running stages'; a stage whose outputs came out changed queues the stages that "
+        "read them. DVC writes dvc.lock as after `dvc repro`. A failed stage starts nothing "
+        "new, the running ones finish, and the exit status is the failed stage's. Ctrl-C and "
+        "SIGTERM reach every running stage.",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="cores to fill (default: this machine's, %(default)s)",
+    )
+
+
 def add_tool_parsers(sub, add_params) -> None:
+    _add_repro(sub)
     _add_score(sub)
     _add_judge_images(sub, add_params)
     _add_gate(sub, add_params)
@@ -129,6 +151,7 @@ TOOL_CALLS = {
     "score": ("deltahall.score_command", "run_score_command"),
     "judge-images": ("deltahall.judge_images", "run_judge_command"),
     "gate": ("deltahall.metric_gate", "run_gate_command"),
+    "repro": ("deltahall.repro", "run_repro_command"),
 }
 
 
@@ -136,5 +159,4 @@ def run_tool(args: argparse.Namespace) -> int:
     from importlib import import_module
 
     module, function = TOOL_CALLS[args.command]
-    getattr(import_module(module), function)(args)
-    return 0
+    return getattr(import_module(module), function)(args) or 0
