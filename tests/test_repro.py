@@ -97,3 +97,27 @@ def test_jobs_below_one_is_refused_before_anything_runs(tmp_path, monkeypatch, c
     assert main(["repro", "--jobs", "0"]) == 2
     assert "--jobs must be >= 1 (got 0)" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreadable_lock_file_queues_the_readers_to_be_safe(tmp_path, monkeypatch):
+    order = ["validate", "data_a", "data_b", "train_a", "other", "report"]
+    monkeypatch.setattr(repro, "pipeline", lambda root: (order, DEPS, {"data_b"}))
+    monkeypatch.setattr(repro.time, "sleep", lambda s: None)
+    _lock(tmp_path, {"data_b": "b1"})
+    plan = repro.Plan(tmp_path, load_params(REPO / "params.yaml"))
+    plan.pending.remove("data_b")
+    (tmp_path / "dvc.lock").write_text("stages: {data_b: [")  # caught mid-write
+    assert repro.locked_outs(tmp_path) is None
+    plan.finished("data_b")
+    assert plan.pending == ["report"]  # `dvc repro -s report` decides; it may skip
+
+
+def test_outside_a_dvc_repository_one_line_and_nothing_written(tmp_path, monkeypatch, capsys):
+    from deltahall.cli import main
+
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["repro"]) == 2
+    err = capsys.readouterr().err
+    assert "deltahall repro: error: dvc: you are not inside of a DVC repository" in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]

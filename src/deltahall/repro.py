@@ -44,11 +44,18 @@ def pipeline(root: Path) -> tuple[list[str], dict[str, set[str]], set[str]]:
     return order, deps, changed
 
 
-def locked_outs(root: Path) -> dict[str, object]:
-    """Each stage's outputs as dvc.lock records them (paths and hashes)."""
+def locked_outs(root: Path) -> dict[str, object] | None:
+    """Each stage's outputs as dvc.lock records them (paths and hashes); None if the file
+    stays unreadable (DVC rewrites it in place, maybe for another stage right now)."""
     lock = root / "dvc.lock"
-    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
-    return {name: entry.get("outs") for name, entry in stages.items()}
+    for _ in range(50):
+        try:
+            text = lock.read_text() if lock.exists() else ""
+            stages = (yaml.safe_load(text) or {}).get("stages", {})
+            return {name: entry.get("outs") for name, entry in stages.items()}
+        except (yaml.YAMLError, AttributeError):
+            time.sleep(0.1)
+    return None
 
 
 class Plan:
@@ -65,8 +72,9 @@ class Plan:
 
     def finished(self, stage: str) -> None:
         """`stage` ran: if its outputs changed, what reads them joins the queue."""
-        if locked_outs(self.root).get(stage) == self.before.get(stage):
-            return
+        now = locked_outs(self.root)
+        if now is not None and self.before is not None and now.get(stage) == self.before.get(stage):
+            return  # unchanged outputs: nothing downstream reads anything new
         readers = {s for s, deps in self.deps.items() if stage in deps and s in self.cores}
         added = readers - self.queued
         self.queued |= added
@@ -77,8 +85,13 @@ def run_repro_command(args) -> int:
     """`deltahall repro --jobs N` in the repository it is called from."""
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1 (got {args.jobs})")
+    from dvc.exceptions import DvcException
+
     params = load_params(Path("params.yaml"))  # DVC's params file: what the stages read
-    return run_pipeline(Path.cwd(), params, args.jobs, lambda line: print(line, flush=True))
+    try:
+        return run_pipeline(Path.cwd(), params, args.jobs, lambda line: print(line, flush=True))
+    except DvcException as err:  # no repository, a broken dvc.yaml: DVC's one line
+        raise ConfigError(f"dvc: {err}") from None
 
 
 def run_pipeline(root: Path, params: Params, jobs: int, say: Callable[[str], None]) -> int:
