@@ -2,9 +2,10 @@
 run, and the default profile's figures (issue 15). Writes metrics/bench/coin.json.
 
 Reference config (the notebook's): 8 layers, d 64, 8 heads, ff 256, dropout 0.1, batch 64,
-lr 1e-4, M = 20 000, one thread. Both sides time whole epochs (train pass + validation pass);
-the median of --epochs epochs is quoted, after one untimed warm-up epoch. The default profile
-(params.yaml: dropout 0, collapsed batches) is timed the same way, with its peak memory.
+lr 1e-4, M = 20 000, one thread. Both sides time whole epochs (train pass + validation pass),
+one epoch of each in turn; the median of --epochs epochs is quoted, after one untimed warm-up
+epoch each. The default profile (params.yaml: dropout 0, collapsed batches) is timed alone,
+with its peak memory.
 Detector scoring: embeddings/s of the default 64-d detector's predict.
 Usage: .venv/bin/python benchmarks/coin_throughput.py [--epochs 3] [--only-n 2]
 """
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_coin import seconds_per_epoch  # noqa: E402
+from notebook_coin import NotebookRun  # noqa: E402
 
 from deltahall.coin.config import CoinModelConfig, CoinTrainConfig  # noqa: E402
 from deltahall.coin.data import generate_coin_data, split_train_val  # noqa: E402
@@ -36,11 +37,34 @@ REFERENCE = dict(d_model=64, n_heads=8, n_layers=8, ff_dim=256, dropout=0.1, bat
 OUT = Path("metrics/bench/coin.json")
 
 
-def deltahall_epochs(train, val, n_coins, model_cfg, train_cfg, eval_cfg, epochs) -> list[float]:
-    """Wall seconds of each epoch of deltahall's trainer (its own epoch clock)."""
+def deltahall_epochs(
+    train, val, n_coins, model_cfg, train_cfg, eval_cfg, epochs, between=None
+) -> list[float]:
+    """Wall seconds of each epoch of deltahall's trainer (its own epoch clock, which stops
+    before `between(epoch, metrics)` runs)."""
     cfg = train_cfg.model_copy(update={"epochs": epochs + 1})
-    result = train_coin_model(train, val, n_coins, model_cfg, cfg, eval_cfg, seed=0)
+    result = train_coin_model(train, val, n_coins, model_cfg, cfg, eval_cfg, 0, between)
     return [row["time/epoch_s"] for row in result.history[1:]]  # first epoch: warm-up
+
+
+def side_by_side(train, val, n_coins, model_cfg, train_cfg, eval_cfg, epochs) -> tuple:
+    """(deltahall's, the notebook's) epoch seconds, one epoch of each in turn: a drift of
+    the machine's speed (seen here: ±20 % within minutes) reaches both sides alike. The
+    sides share torch's global generator, so neither trains its standalone numbers: timing
+    only."""
+    notebook = NotebookRun(train, val, n_coins, REFERENCE)
+    theirs: list[float] = []
+    ours = deltahall_epochs(
+        train,
+        val,
+        n_coins,
+        model_cfg,
+        train_cfg,
+        eval_cfg,
+        epochs,
+        lambda epoch, metrics: theirs.append(notebook.epoch()),
+    )
+    return ours, theirs[1:]
 
 
 def reference_configs(params) -> tuple[CoinModelConfig, CoinTrainConfig]:
@@ -91,10 +115,9 @@ def main() -> None:
     }
     for n in args.only_n or [2, 3, 5]:
         train, val = split_train_val(generate_coin_data(n, 20_000, seed=0), 0.2)
-        ours = deltahall_epochs(
+        ours, theirs = side_by_side(
             train, val, 2 * n, ref_model, ref_train, params.coin.eval, args.epochs
         )
-        theirs = seconds_per_epoch(train, val, 2 * n, REFERENCE, args.epochs + 1)[1:]
         mine, other = statistics.median(ours), statistics.median(theirs)
         report["reference"][str(n)] = {
             "deltahall_s": mine,

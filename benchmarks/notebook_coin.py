@@ -75,20 +75,27 @@ def validate(model, x, state_probs: np.ndarray, delta: float) -> tuple[float, fl
     return cond / len(x), hallucinated / len(x)
 
 
-def seconds_per_epoch(train, val, n_coins: int, cfg: dict, epochs: int) -> list[float]:
-    """Wall seconds of each epoch (train pass + validation pass)."""
-    torch.manual_seed(0)
-    model = PackedCoinModel(
-        n_coins, cfg["d_model"], cfg["n_heads"], cfg["n_layers"], cfg["ff_dim"], cfg["dropout"]
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    generator = torch.Generator().manual_seed(0)
-    x_train, y_train = packed(train.coin_ids, n_coins), torch.from_numpy(train.heads).float()
-    x_val = packed(val.coin_ids, n_coins)
-    times = []
-    for _ in range(epochs):
+class NotebookRun:
+    """The notebook's experiment, one epoch (train pass + validation pass) per `epoch()` call,
+    so that `make bench` can interleave its epochs with deltahall's."""
+
+    def __init__(self, train, val, n_coins: int, cfg: dict):
+        torch.manual_seed(0)
+        self.model = PackedCoinModel(
+            n_coins, cfg["d_model"], cfg["n_heads"], cfg["n_layers"], cfg["ff_dim"], cfg["dropout"]
+        )
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg["lr"])
+        self.generator = torch.Generator().manual_seed(0)
+        self.x_train = packed(train.coin_ids, n_coins)
+        self.y_train = torch.from_numpy(train.heads).float()
+        self.x_val, self.state_probs = packed(val.coin_ids, n_coins), val.state_probs
+        self.batch_size = cfg["batch_size"]
+
+    def epoch(self) -> float:
+        """Wall seconds of one more epoch."""
         started = time.perf_counter()
-        train_epoch(model, optimizer, x_train, y_train, cfg["batch_size"], generator)
-        validate(model, x_val, val.state_probs, 0.2955)
-        times.append(time.perf_counter() - started)
-    return times
+        train_epoch(
+            self.model, self.optimizer, self.x_train, self.y_train, self.batch_size, self.generator
+        )
+        validate(self.model, self.x_val, self.state_probs, 0.2955)
+        return time.perf_counter() - started
