@@ -121,3 +121,12 @@ def test_outside_a_dvc_repository_one_line_and_nothing_written(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert "deltahall repro: error: dvc: you are not inside of a DVC repository" in err, err
     assert [p.name for p in tmp_path.iterdir()] == ["params.yaml"]
+
+
+def test_the_stages_find_this_venvs_deltahall_without_an_activated_venv(monkeypatch):
+    import os
+    import sys
+
+    monkeypatch.setenv("PATH", "/usr/bin")
+    first, rest = repro._env()["PATH"].split(os.pathsep, 1)
+    assert first == str(Path(sys.executable).parent) and rest == "/usr/bin"

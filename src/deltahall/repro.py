@@ -29,6 +29,9 @@ from deltahall.tracking import terminate_raises
 
 DVC = [str(Path(sys.executable).with_name("dvc")), "--wait-for-lock", "repro", "--single-item"]
 Running = dict[str, tuple[subprocess.Popen, float]]
+# libyaml's loader where PyYAML has it: dvc.lock (~180 KB) in 0.05 s instead of 0.3 s, read
+# after every stage while the others run
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def pipeline(root: Path) -> tuple[list[str], dict[str, set[str]], set[str]]:
@@ -51,7 +54,7 @@ def locked_outs(root: Path) -> dict[str, object] | None:
     for _ in range(50):
         try:
             text = lock.read_text() if lock.exists() else ""
-            stages = (yaml.safe_load(text) or {}).get("stages", {})
+            stages = (yaml.load(text, Loader=LOADER) or {}).get("stages", {})
             return {name: entry.get("outs") for name, entry in stages.items()}
         except (yaml.YAMLError, AttributeError):
             time.sleep(0.1)
@@ -131,7 +134,9 @@ def _run(plan: Plan, jobs: int, say) -> tuple[dict[str, float], tuple[str, int] 
                     plan.pending.remove(stage)
                     say(f"[repro] {stage}: start ({plan.cores[stage] or 'all'} core(s))")
                     # a group of its own: a signal reaches dvc and the stage's command
-                    proc = subprocess.Popen([*DVC, stage], cwd=plan.root, start_new_session=True)
+                    proc = subprocess.Popen(
+                        [*DVC, stage], cwd=plan.root, env=_env(), start_new_session=True
+                    )
                     running[stage] = (proc, time.perf_counter())
                 if not running:
                     break  # after a failure: what is pending never starts
@@ -148,6 +153,13 @@ def _run(plan: Plan, jobs: int, say) -> tuple[dict[str, float], tuple[str, int] 
         _forward(running, signal.SIGINT if isinstance(err, KeyboardInterrupt) else signal.SIGTERM)
         raise
     return times, failed
+
+
+def _env() -> dict[str, str]:
+    """The stages' commands call `deltahall`: this interpreter's console scripts come first
+    on PATH, as `make run` puts them, also when the venv is not activated."""
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")])}
 
 
 def _wait_any(running: Running) -> tuple[str, int]:
