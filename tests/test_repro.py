@@ -35,13 +35,13 @@ def test_stages_wait_for_everything_upstream_and_share_the_cores():
     assert next_stages(order, {}, UP, cores, 2) == ["validate"]
     assert next_stages(order[1:], {}, UP, cores, 2) == ["data_a", "data_b"]  # a pair
     pending = ["train_a", "other", "report"]
-    assert next_stages(pending, {"data_b": 1}, UP, cores, 2) == ["other"]  # what fits
-    assert next_stages(pending, {"data_b": 1, "other": 1}, UP, cores, 2) == []
+    assert next_stages(pending, {"data_b"}, UP, cores, 2) == ["other"]  # what fits
+    assert next_stages(pending, {"data_b", "other"}, UP, cores, 2) == []
     # report waits for data_a even when train_a (between them) is not queued yet: data_a's
     # output may come out changed and queue train_a
     assert next_stages(["data_a", "report"], {}, UP, cores, 2) == ["data_a"]
     assert next_stages(order[1:], {}, UP, cores, 1) == ["data_a"]  # one core: in order
-    assert next_stages(["train_a", "other"], {"data_a": 1}, UP, cores, 4) == ["other"]
+    assert next_stages(["train_a", "other"], {"data_a"}, UP, cores, 4) == ["other"]
 
 
 def test_one_core_stages_wait_while_a_wider_one_can_run_so_that_they_pair_up():
@@ -54,9 +54,9 @@ def test_a_stage_wider_than_the_machine_or_unknown_runs_alone():
     cores = {"data_a": 4, "data_b": 1, "other": 0}
     assert next_stages(["data_b", "data_a", "other"], {}, UP, cores, 2) == ["data_a"]
     assert next_stages(["data_b", "other"], {}, UP, cores, 2) == ["other"]  # alone
-    assert next_stages(["data_a"], {"other": 2}, UP, cores, 2) == []
-    assert next_stages(["data_a"], {"data_b": 1}, UP, cores, 2) == []
-    assert next_stages(["data_b"], {"other": 2}, UP, cores, 2) == []
+    assert next_stages(["data_a"], {"other"}, UP, cores, 2) == []
+    assert next_stages(["data_a"], {"data_b"}, UP, cores, 2) == []
+    assert next_stages(["data_b"], {"other"}, UP, cores, 2) == []
 
 
 def test_every_stage_of_the_pipeline_has_a_width_from_its_params():

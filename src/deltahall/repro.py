@@ -124,11 +124,10 @@ def _run(plan: Plan, jobs: int, say) -> tuple[dict[str, float], tuple[str, int] 
     try:
         with terminate_raises():  # SIGTERM raises here, to be forwarded to the stages
             while plan.pending or running:
-                widths = {s: plan.cores[s] or jobs for s in running}
                 ready = (
                     []
                     if failed
-                    else next_stages(plan.pending, widths, plan.ancestors, plan.cores, jobs)
+                    else next_stages(plan.pending, running, plan.ancestors, plan.cores, jobs)
                 )
                 for stage in ready:
                     plan.pending.remove(stage)

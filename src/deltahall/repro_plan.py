@@ -3,7 +3,7 @@ the choice of the stages that start now."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from deltahall.config import Params
 
@@ -11,8 +11,10 @@ ONE_CORE = {"validate", "coin_data", "coin_hidden_data", "world", "theory_report
 ONE_CORE |= {"coin_report", "qa_report", "t2i_report", "sweep_analysis"}
 
 
-def _width(processes: int, jobs: int, threads: int) -> int:
-    return min(processes, max(jobs, 1)) * threads
+def _width(processes: int, n_jobs: int, threads: int) -> int:
+    """Cores of a stage that runs `n_jobs` jobs (seeds, worlds, studies) in at most
+    `processes` processes of `threads` torch threads each."""
+    return min(processes, max(n_jobs, 1)) * threads
 
 
 def stage_cores(stage: str, params: Params) -> int:
@@ -65,7 +67,7 @@ def upstream(deps: Mapping[str, set[str]]) -> dict[str, set[str]]:
 
 def next_stages(
     pending: list[str],
-    running: Mapping[str, int],
+    running: Collection[str],
     ancestors: Mapping[str, set[str]],
     cores: Mapping[str, int],
     jobs: int,
@@ -76,15 +78,18 @@ def next_stages(
     while a wider one can run, so that they gather and run in pairs (one started alone would
     leave a core idle until it ends). A stage wider than `jobs`, or of unknown width (0),
     starts only on an idle machine and then alone."""
+
+    def width(stage: str) -> int:
+        return cores[stage] or jobs + 1  # unknown: wider than the machine
+
     waiting = set(pending) | set(running)
     ready = [s for s in pending if not ancestors.get(s, set()) & waiting]
-    used = sum(running.values())
+    used = sum(width(s) for s in running)
     started: list[str] = []
-    for stage in sorted(ready, key=lambda s: (-min(cores[s] or jobs, jobs), pending.index(s))):
-        width = cores[stage] or jobs + 1
-        if used + width <= jobs or not (running or started):
+    for stage in sorted(ready, key=lambda s: (-min(width(s), jobs), pending.index(s))):
+        if used + width(stage) <= jobs or not (running or started):
             started.append(stage)
-            used += width
-            if width > jobs:
+            used += width(stage)
+            if width(stage) > jobs:
                 break
     return started
