@@ -88,25 +88,42 @@ def test_dropout_masks_drop_at_rate_p_and_repeat_under_a_seed():
         assert mask.unique().tolist() == [0.0, pytest.approx(1 / 0.9)]
         dropped = float((mask == 0).double().mean())
         assert abs(dropped - 0.1) < 4 * (0.1 * 0.9 / len(mask)) ** 0.5  # 4 sigma
-    low, high = masks[0][0::2], masks[0][1::2]  # both 16-bit fields of a draw are used
-    assert not torch.equal(low, high)
+    fields = [masks[0][f::4] for f in range(4)]  # all four 16-bit fields of a draw are used
+    assert not any(torch.equal(fields[0], other) for other in fields[1:])
     torch.manual_seed(0)
     assert all(torch.equal(a, b) for a, b in zip(masks, dropout_masks(0.1, [200_000, 200_001])))
 
 
+def _splitmix64(seed: int, counter: int) -> int:
+    """splitmix64's draw number `counter` from `seed`, in Python's exact integers."""
+    mask = 2**64 - 1
+    z = (seed + counter * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
 @pytest.mark.parametrize("p", [0.1, 0.37, 0.5, 0.83])
-def test_dropout_masks_are_the_two_16_bit_fields_of_each_draw(p: float):
-    """The definition spelled out on the int16 view of the draws (low field signed, high
-    field in [0, 2^15)): the step's arithmetic on whole int32s must give these masks."""
-    sizes = [1001, 64, 3]
+def test_dropout_masks_are_the_16_bit_fields_of_a_seeded_splitmix64_stream(p: float):
+    """The definition spelled out in Python: element e is kept iff 16-bit field e mod 4 of
+    draw e div 4 + 1, from a seed torch's generator draws, is below round(2^16 (1 - p))."""
+    sizes = [1001, 64, 3]  # 1068 elements: the last draw's fields are only partly used
     torch.manual_seed(5)
-    masks = torch.cat(dropout_masks(p, sizes))
+    masks = torch.cat(dropout_masks(p, sizes)).tolist()
     torch.manual_seed(5)
-    fields = torch.empty((sum(sizes) + 1) // 2, dtype=torch.int32).random_().view(torch.int16)
-    low = fields[0::2] < round(2 * 2**15 * (1 - p)) - 2**15
-    high = fields[1::2] < round(2**15 * (1 - p))
-    expected = torch.cat([low, high])[: sum(sizes)].double() / (1 - p)
-    assert torch.equal(masks.double(), expected.float().double())
+    seed = int(torch.randint(0, 2**63 - 1, ()))
+    threshold = round(2**16 * (1 - p))
+    draws = [_splitmix64(seed, e // 4 + 1) for e in range(sum(sizes))]
+    kept = [(draw >> (16 * (e % 4))) & 0xFFFF < threshold for e, draw in enumerate(draws)]
+    assert masks == [float(torch.tensor(1 / (1 - p), dtype=torch.float32)) * k for k in kept]
+
+
+def test_dropout_masks_reuse_their_buffers_without_repeating():
+    buffers: dict = {}
+    first = torch.cat(dropout_masks(0.5, [300, 20], buffers))
+    second = dropout_masks(0.5, [300, 20], buffers)
+    assert list(buffers) == [320] and second[0].data_ptr() == buffers[320].data_ptr()
+    assert not torch.equal(first, torch.cat(second))
 
 
 class AutogradStep:

@@ -4,29 +4,30 @@ The model is tiny (d 64, at most 12 tokens), so autograd's bookkeeping, the gene
 attention kernels and PyTorch's Bernoulli sampler cost more than the arithmetic. This step
 computes the loss and the gradients of `CoinTransformer.forward` + `backward()` (tests
 compare them to float rounding) with kernels that suit the shapes: rows token-major, so
-attention over the few tokens is broadcast products with the batch innermost (vectorised,
-4x the generic kernels here); 2-D matmuls; no bool tensors (slow to convert on the CPU);
-each gradient written in place into the flat buffer the optimizer steps.
+attention over the few tokens runs as compiled loops with the batch innermost
+(coin/kernels.py); 2-D matmuls; no bool tensors (slow to convert on the CPU); each
+gradient written in place into the flat buffer the optimizer steps.
 
-Dropout masks come from one integer draw per step, two 16-bit fields per 31-bit draw: an
-element is kept iff its field is below the (1 - p) quantile of the field's range, so p is
-honoured to 1/32768 (p = 0.1 drops with probability 0.100006), written as floats by the
-comparison itself, at a third of the Bernoulli sampler's cost.
+Dropout masks: an element is kept iff its 16-bit field of a counter-based random stream is
+below the (1 - p) quantile of the field's range, so p is honoured to 1/65536 (p = 0.1 drops
+with probability 0.100006), written in one compiled pass (coin/kernels.py).
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
+from deltahall.coin import kernels
 from deltahall.coin.model import CoinTransformer
 
 LN = torch.ops.aten.native_layer_norm
 LN_BACKWARD = torch.ops.aten.native_layer_norm_backward
-THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward
-FIELD = 1 << 15
+FIELD = 1 << 16  # a mask element's random field: 16 bits
 ALL = [True, True, True]
+NO_MASK = np.zeros((0, 0, 0, 0), dtype=np.float32)
 
 
 def _linear(x: torch.Tensor, module) -> torch.Tensor:
@@ -65,20 +66,26 @@ def flat_parameters(model: torch.nn.Module) -> torch.nn.Parameter:
     return flat
 
 
-def dropout_masks(p: float, sizes: list[int]) -> list[torch.Tensor]:
-    """A step's dropout masks, scaled by 1 / (1 - p), from one draw of torch's global
-    generator (seeded once per run: same seed, same masks)."""
+def dropout_masks(p: float, sizes: list[int], buffers: dict | None = None) -> list[torch.Tensor]:
+    """A step's dropout masks, scaled by 1 / (1 - p): `kernels.dropout_masks` from a seed drawn
+    from torch's global generator (seeded once per run: same seed, same masks). `buffers`
+    keeps the masks' memory from one step to the next: megabytes allocated afresh each step
+    are mapped afresh, a page fault every 4 KiB (720 a step at N = 5, measured)."""
     total = sum(sizes)
-    half = (total + 1) // 2
-    draws = torch.empty(half, dtype=torch.int32).random_()  # on [0, 2^31): bit 31 is 0
-    masks = torch.empty(2 * half)
-    # Each field is compared on the whole contiguous int32 (a strided int16 view is 10x
-    # slower): high field uniform on [0, 2^15), below K iff the draw is below K * 2^16;
-    # low field as a signed int16 made unsigned by flipping its sign bit.
-    torch.lt(draws, round(FIELD * (1.0 - p)) << 16, out=masks[half:])
-    draws.bitwise_xor_(FIELD).bitwise_and_(2 * FIELD - 1)
-    torch.lt(draws, round(2 * FIELD * (1.0 - p)), out=masks[:half])
-    return list(masks[:total].mul_(1.0 / (1.0 - p)).split(sizes))
+    masks = None if buffers is None else buffers.get(total)
+    if masks is None:
+        masks = torch.empty(total)
+        if buffers is not None:
+            buffers[total] = masks
+    seed = np.uint64(torch.randint(0, 2**63 - 1, ()).item())
+    threshold, scale = np.uint64(round(FIELD * (1.0 - p))), np.float32(1.0 / (1.0 - p))
+    kernels.dropout_masks(seed, threshold, scale, masks.numpy())
+    return list(masks.split(sizes))
+
+
+def _flat(mask: torch.Tensor | None) -> np.ndarray:
+    """A mask as the kernels take it: flat, or empty for no dropout."""
+    return NO_MASK.reshape(0) if mask is None else mask.numpy()
 
 
 def _plain(module: torch.nn.Module) -> SimpleNamespace:
@@ -101,6 +108,7 @@ class ManualStep:
         self.layers = [_plain(layer) for layer in model.encoder.layers]
         self.norm, self.linear = (_plain(m) for m in model.head)
         self.ff = model.encoder.layers[0].linear1.out_features
+        self.mask_buffers: dict = {}  # dropout_masks' memory, reused step after step
 
     @torch.no_grad()
     def __call__(self, coin_ids: torch.Tensor, targets: torch.Tensor, weights) -> float:
@@ -111,7 +119,8 @@ class ManualStep:
         p = self.model.dropout if self.model.training else 0.0
         batch, tokens = coin_ids.shape
         width = embed.shape[1]
-        masks = iter(dropout_masks(p, self._mask_sizes(batch, tokens, width)) if p else [])
+        sizes = self._mask_sizes(batch, tokens, width)
+        masks = iter(dropout_masks(p, sizes, self.mask_buffers) if p else [])
         ids = coin_ids.t().reshape(-1)
         x = embed[ids]
         tape = []
@@ -140,24 +149,26 @@ class ManualStep:
         width, attn, n1, n2 = x.shape[1], layer.self_attn, layer.norm1, layer.norm2
         heads, dim = self.heads, width // self.heads
         h1, mean1, rstd1 = LN(x, n1.normalized_shape, n1.weight, n1.bias, n1.eps)
-        # (3W, T·B): q, k, v as (H, D, T, B), the batch innermost
+        # (3W, T·B): q, k, v as (H, D, T, B), the batch innermost (coin/kernels.py)
         qkv = torch.addmm(attn.in_proj_bias.unsqueeze(1), attn.in_proj_weight, h1.t())
-        q, k, v = qkv.view(3, heads, dim, tokens, batch).unbind(0)
-        scores = (q.unsqueeze(3) * k.unsqueeze(2)).sum(1) * dim**-0.5  # (H, Ti, Tj, B)
-        weights = scores.softmax(2)
+        q, k, v = qkv.numpy().reshape(3, heads, dim, tokens, batch)
+        scores = qkv.new_empty(heads, tokens, tokens, batch)
+        kernels.scores(q, k, dim**-0.5, scores.numpy())
+        weights = scores.softmax(2)  # (H, Ti, Tj, B)
         mask_a = next(masks, None)
         dropped = weights if mask_a is None else weights * mask_a.view_as(weights)
-        mixed = (dropped.unsqueeze(1) * v.unsqueeze(2)).sum(3).view(width, -1)  # (W, T·B)
+        mixed = qkv.new_empty(width, tokens * batch)  # (W, T·B)
+        kernels.mix(dropped.numpy(), v, mixed.numpy().reshape(heads, dim, tokens, batch))
         z = torch.addmm(attn.out_proj.bias, mixed.t(), attn.out_proj.weight.t())
         mask1 = next(masks, None)
-        x_mid = x + (z if mask1 is None else z * mask1.view_as(z))
+        x_mid = x + z if mask1 is None else torch.addcmul(x, z, mask1.view_as(z))
         h2, mean2, rstd2 = LN(x_mid, n2.normalized_shape, n2.weight, n2.bias, n2.eps)
-        r = torch.relu(_linear(h2, layer.linear1))
+        r = _linear(h2, layer.linear1)
         mask2 = next(masks, None)
-        r = r if mask2 is None else r * mask2.view_as(r)
+        kernels.relu_dropout(r.numpy().reshape(-1), _flat(mask2))
         f = _linear(r, layer.linear2)
         mask3 = next(masks, None)
-        x_out = x_mid + (f if mask3 is None else f * mask3.view_as(f))
+        x_out = x_mid + f if mask3 is None else torch.addcmul(x_mid, f, mask3.view_as(f))
         saved = (x, mean1, rstd1, h1, q, k, v, weights, mask_a, dropped, mixed)
         return x_out, saved + (mask1, x_mid, mean2, rstd2, h2, mask2, r, mask3)
 
@@ -168,22 +179,23 @@ class ManualStep:
         heads, dim = self.heads, width // self.heads
         g_f = grad if mask3 is None else grad * mask3.view_as(grad)
         g_r = _linear_backward(g_f, r, layer.linear2)
-        g_r = g_r if mask2 is None else g_r * mask2.view_as(g_r)
-        g_u = THRESHOLD_BACKWARD(g_r, r, 0)  # ReLU: r > 0 iff u > 0 and kept
-        g_h2 = _linear_backward(g_u, h2, layer.linear1)
+        kernels.relu_dropout_backward(g_r.numpy().reshape(-1), r.numpy().reshape(-1), _flat(mask2))
+        g_h2 = _linear_backward(g_r, h2, layer.linear1)
         grad = grad + _norm_backward(g_h2, x_mid, layer.norm2, mean2, rstd2)
         g_z = grad if mask1 is None else grad * mask1.view_as(grad)
         out = attn.out_proj
         torch.mm(g_z.t(), mixed.t(), out=out.weight.grad)
         torch.sum(g_z, 0, out=out.bias.grad)
-        g_mixed = (out.weight.t() @ g_z.t()).view(heads, dim, tokens, batch)
-        g_dropped = (g_mixed.unsqueeze(3) * v.unsqueeze(2)).sum(1)  # (H, Ti, Tj, B)
-        g_v = (dropped.unsqueeze(1) * g_mixed.unsqueeze(3)).sum(2)  # (H, D, Tj, B)
-        g_w = g_dropped if mask_a is None else g_dropped * mask_a.view_as(g_dropped)
-        g_s = weights * (g_w - (g_w * weights).sum(2, keepdim=True)) * dim**-0.5
-        g_q = (g_s.unsqueeze(1) * k.unsqueeze(2)).sum(3)  # (H, D, Ti, B)
-        g_k = (g_s.unsqueeze(1) * q.unsqueeze(3)).sum(2)  # (H, D, Tj, B)
-        g_qkv = torch.stack([g_q, g_k, g_v]).view(3 * width, -1)  # (3W, T·B)
+        g_mixed = (out.weight.t() @ g_z.t()).numpy().reshape(heads, dim, tokens, batch)
+        g_qkv = grad.new_empty(3 * width, tokens * batch)  # (3W, T·B)
+        g_q, g_k, g_v = g_qkv.numpy().reshape(3, heads, dim, tokens, batch)
+        mask = NO_MASK if mask_a is None else mask_a.numpy().reshape(weights.shape)  # 4-D
+        scratch = np.empty(weights.shape, dtype=q.dtype)
+        weights_np, dropped_np = weights.numpy(), dropped.numpy()
+        scale = dim**-0.5
+        kernels.backward(
+            g_mixed, q, k, v, weights_np, mask, dropped_np, scale, g_q, g_k, g_v, scratch
+        )
         torch.mm(g_qkv, h1, out=attn.in_proj_weight.grad)
         torch.sum(g_qkv, 1, out=attn.in_proj_bias.grad)
         g_h1 = g_qkv.t() @ attn.in_proj_weight
