@@ -50,22 +50,6 @@ def _norm_backward(grad: torch.Tensor, x: torch.Tensor, norm, mean, rstd) -> tor
     return dx
 
 
-def flat_parameters(model: torch.nn.Module) -> torch.nn.Parameter:
-    """The model's parameters made views into one flat Parameter, their `.grad` views into
-    its `.grad`: an optimizer over it runs one fused kernel on one tensor (per-tensor
-    bookkeeping cost a millisecond a step here). AdamW is elementwise: the same update."""
-    params = list(model.parameters())
-    flat = torch.nn.Parameter(torch.cat([p.detach().reshape(-1) for p in params]))
-    flat.grad = torch.zeros_like(flat)
-    offset = 0
-    for param in params:
-        size = param.numel()
-        param.data = flat.data[offset : offset + size].view_as(param)
-        param.grad = flat.grad[offset : offset + size].view_as(param)
-        offset += size
-    return flat
-
-
 def dropout_masks(p: float, sizes: list[int], buffers: dict | None = None) -> list[torch.Tensor]:
     """A step's dropout masks, scaled by 1 / (1 - p): `kernels.dropout_masks` from a seed drawn
     from torch's global generator (seeded once per run: same seed, same masks). `buffers`
@@ -122,11 +106,12 @@ class ManualStep:
         sizes = self._mask_sizes(batch, tokens, width)
         masks = iter(dropout_masks(p, sizes, self.mask_buffers) if p else [])
         ids = coin_ids.t().reshape(-1)
-        x = embed[ids]
+        x, table = embed[ids], embed  # the first layer's rows are embedding rows
         tape = []
         for layer in self.layers:
-            x, saved = self._layer_forward(layer, x, batch, tokens, masks)
+            x, saved = self._layer_forward(layer, x, batch, tokens, masks, table, ids)
             tape.append(saved)
+            table = None
         pooled = x.view(tokens, batch, width).mean(0)
         head_in, mean, rstd = LN(pooled, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         error = _linear(head_in, linear).squeeze(-1) - targets
@@ -136,7 +121,6 @@ class ManualStep:
         grad = (grad / tokens).repeat(tokens, 1)
         for layer, saved in zip(reversed(self.layers), reversed(tape)):
             grad = self._layer_backward(layer, grad, saved, batch, tokens)
-        embed.grad.zero_().index_add_(0, ids, grad)
         return float(loss)
 
     def _mask_sizes(self, batch: int, tokens: int, width: int) -> list[int]:
@@ -144,13 +128,17 @@ class ManualStep:
         per_layer = [rows * tokens * self.heads, rows * width, rows * self.ff, rows * width]
         return per_layer * len(self.layers)
 
-    def _layer_forward(self, layer, x, batch: int, tokens: int, masks) -> tuple:
-        """Pre-norm layer on (T·B, W) rows: x + drop(SA(LN1 x)), then + drop(FF(LN2 .))."""
+    def _layer_forward(self, layer, x, batch: int, tokens: int, masks, table, ids) -> tuple:
+        """Pre-norm layer on (T·B, W) rows: x + drop(SA(LN1 x)), then + drop(FF(LN2 .)).
+        `table` (or None): x is table[ids], so LN1 and the q, k, v projection run once per
+        distinct row (the first layer's 2N embedding rows) and are gathered after."""
         width, attn, n1, n2 = x.shape[1], layer.self_attn, layer.norm1, layer.norm2
         heads, dim = self.heads, width // self.heads
-        h1, mean1, rstd1 = LN(x, n1.normalized_shape, n1.weight, n1.bias, n1.eps)
+        norm_in = x if table is None else table
+        h1, mean1, rstd1 = LN(norm_in, n1.normalized_shape, n1.weight, n1.bias, n1.eps)
         # (3W, T·B): q, k, v as (H, D, T, B), the batch innermost (coin/kernels.py)
         qkv = torch.addmm(attn.in_proj_bias.unsqueeze(1), attn.in_proj_weight, h1.t())
+        qkv = qkv if table is None else qkv.index_select(1, ids)
         q, k, v = qkv.numpy().reshape(3, heads, dim, tokens, batch)
         scores = qkv.new_empty(heads, tokens, tokens, batch)
         kernels.scores(q, k, dim**-0.5, scores.numpy())
@@ -169,13 +157,25 @@ class ManualStep:
         f = _linear(r, layer.linear2)
         mask3 = next(masks, None)
         x_out = x_mid + f if mask3 is None else torch.addcmul(x_mid, f, mask3.view_as(f))
-        saved = (x, mean1, rstd1, h1, q, k, v, weights, mask_a, dropped, mixed)
-        return x_out, saved + (mask1, x_mid, mean2, rstd2, h2, mask2, r, mask3)
+        saved = (norm_in, ids if table is not None else None, mean1, rstd1, h1, q, k, v, weights)
+        return x_out, saved + (
+            mask_a,
+            dropped,
+            mixed,
+            mask1,
+            x_mid,
+            mean2,
+            rstd2,
+            h2,
+            mask2,
+            r,
+            mask3,
+        )
 
     def _layer_backward(self, layer, grad, saved, batch: int, tokens: int) -> torch.Tensor:
-        x, mean1, rstd1, h1, q, k, v, weights, mask_a, dropped, mixed = saved[:11]
-        mask1, x_mid, mean2, rstd2, h2, mask2, r, mask3 = saved[11:]
-        width, attn = x.shape[1], layer.self_attn
+        norm_in, ids, mean1, rstd1, h1, q, k, v, weights, mask_a, dropped, mixed = saved[:12]
+        mask1, x_mid, mean2, rstd2, h2, mask2, r, mask3 = saved[12:]
+        width, attn = norm_in.shape[1], layer.self_attn
         heads, dim = self.heads, width // self.heads
         g_f = grad if mask3 is None else grad * mask3.view_as(grad)
         g_r = _linear_backward(g_f, r, layer.linear2)
@@ -196,7 +196,12 @@ class ManualStep:
         kernels.backward(
             g_mixed, q, k, v, weights_np, mask, dropped_np, scale, g_q, g_k, g_v, scratch
         )
+        if ids is not None:  # per distinct row: the sum over its copies
+            g_qkv = g_qkv.new_zeros(3 * width, len(norm_in)).index_add_(1, ids, g_qkv)
         torch.mm(g_qkv, h1, out=attn.in_proj_weight.grad)
         torch.sum(g_qkv, 1, out=attn.in_proj_bias.grad)
         g_h1 = g_qkv.t() @ attn.in_proj_weight
-        return grad + _norm_backward(g_h1, x, layer.norm1, mean1, rstd1)
+        g_in = _norm_backward(g_h1, norm_in, layer.norm1, mean1, rstd1)
+        if ids is None:
+            return grad + g_in
+        return self.model.embed.weight.grad.copy_(g_in).index_add_(0, ids, grad)

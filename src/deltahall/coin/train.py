@@ -17,7 +17,8 @@ from deltahall.coin.config import CoinEvalConfig, CoinModelConfig, CoinTrainConf
 from deltahall.coin.data import CoinData
 from deltahall.coin.metrics import score_estimates, state_pmfs
 from deltahall.coin.model import CoinTransformer
-from deltahall.coin.step import ManualStep, flat_parameters
+from deltahall.coin.optim import FlatAdamW, flat_parameters
+from deltahall.coin.step import ManualStep
 from deltahall.seeding import seed_everything
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -75,7 +76,7 @@ def _collapsed_batch(folded: DistinctSets, idx, targets) -> tuple:
 
 def train_one_epoch(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: FlatAdamW,
     data: CoinData,
     batch_size: int,
     generator: torch.Generator,
@@ -128,9 +129,7 @@ def train_coin_model(
             f"coin.train.collapse_duplicates is exact only without dropout; coin.model.dropout "
             f"is {model_cfg.dropout} (set one of them off)"
         )
-    optimizer = torch.optim.AdamW(  # fused, on one flat tensor: one kernel (5x faster here)
-        [flat_parameters(model)], lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, fused=True
-    )
+    optimizer = FlatAdamW(flat_parameters(model), train_cfg.lr, train_cfg.weight_decay)
     generator = torch.Generator().manual_seed(seed)
     val_pmfs = state_pmfs(val.state_probs)  # exact, computed once
     result = TrainResult(model)
