@@ -38,3 +38,17 @@ def test_a_worker_that_dies_mid_job_is_named():
         RuntimeError, match=r"job 1: its worker \(process \d+\) died with exit code 3"
     ):
         run_jobs(eval, jobs, 2)
+
+
+def test_each_outcome_is_read_once(monkeypatch):
+    """Outcomes can be large (histories, samples): loaded once, not at every worker exit."""
+    import pickle
+
+    from deltahall import parallel
+
+    loads, real_loads = [], pickle.loads
+    monkeypatch.setattr(parallel.pickle, "loads", lambda data: loads.append(1) or real_loads(data))
+    jobs = [("(__import__('time').sleep(2), 0)[1]",)] + [(f"{i} * 2",) for i in range(1, 5)]
+    # one worker sleeps in a job while the other ends the rest and exits: two collections
+    assert run_jobs(eval, jobs, 2) == [0, 2, 4, 6, 8]
+    assert len(loads) == 5

@@ -64,44 +64,49 @@ def run_jobs(job: Callable[..., Any], args: Sequence[tuple], processes: int) -> 
         try:
             for worker in workers:
                 worker.start()
-            running = list(workers)
+            running, outcomes = list(workers), {}
             while running:
                 wait([worker.sentinel for worker in running])
                 running = [worker for worker in running if worker.exitcode is None]
-                _raise_failures(Path(tmp), workers, len(args))
-            return [_outcome(Path(tmp), index, workers) for index in range(len(args))]
+                _collect(Path(tmp), len(args), outcomes)
+                _raise_dead_worker(Path(tmp), workers, outcomes)
+            return [_result(outcomes, index, workers) for index in range(len(args))]
         except BaseException:
             _stop(workers)
             raise
 
 
-def _raise_failures(folder: Path, workers: list, n_jobs: int) -> None:
-    """A job that raised, or a worker that died in the middle of a job: raised here."""
+def _collect(folder: Path, n_jobs: int, outcomes: dict[int, Any]) -> None:
+    """Load each newly written outcome once into `outcomes`; a job that raised: raised here."""
     for index in range(n_jobs):
         done = folder / f"{index}.pickle"
-        if done.exists():
+        if index not in outcomes and done.exists():
             ok, value = pickle.loads(done.read_bytes())
             if not ok:
                 raise value
+            outcomes[index] = value
+
+
+def _raise_dead_worker(folder: Path, workers: list, outcomes: dict[int, Any]) -> None:
+    """A worker that died in the middle of a job: raised here."""
     for worker in workers:
         if worker.exitcode in (None, 0):
             continue
         for claim in folder.glob("*.claim"):
             index = claim.name.removesuffix(".claim")
             mine = claim.read_text() == str(worker.pid)
-            if mine and not (folder / f"{index}.pickle").exists():
+            if mine and int(index) not in outcomes:
                 raise RuntimeError(
                     f"job {index}: its worker (process {worker.pid}) died with exit code "
                     f"{worker.exitcode}"
                 )
 
 
-def _outcome(folder: Path, index: int, workers: list) -> Any:
-    done = folder / f"{index}.pickle"
-    if not done.exists():
+def _result(outcomes: dict[int, Any], index: int, workers: list) -> Any:
+    if index not in outcomes:
         codes = ", ".join(str(w.exitcode) for w in workers)
         raise RuntimeError(f"job {index} never ran (worker exit codes: {codes})")
-    return pickle.loads(done.read_bytes())[1]
+    return outcomes[index]
 
 
 def _stop(workers: list) -> None:
