@@ -31,7 +31,7 @@ NO_MASK = np.zeros((0, 0, 0, 0), dtype=np.float32)
 
 
 def _linear(x: torch.Tensor, module) -> torch.Tensor:
-    return torch.addmm(module.bias, x, module.weight_t)
+    return torch.addmm(module.bias, x, module.weight.t())
 
 
 def _linear_backward(grad: torch.Tensor, x: torch.Tensor, module) -> torch.Tensor:
@@ -77,8 +77,6 @@ def _plain(module: torch.nn.Module) -> SimpleNamespace:
     attribute lookup costs a microsecond, a few hundred times a step here."""
     found = {name: getattr(module, name, None) for name in ("eps", "normalized_shape")}
     found |= dict(module.named_parameters(recurse=False))
-    if isinstance(module, torch.nn.Linear):  # a view: follows the weight's in-place updates
-        found["weight_t"] = module.weight.t()
     found |= {name: _plain(child) for name, child in module.named_children()}
     return SimpleNamespace(**{k: v for k, v in found.items() if v is not None})
 
@@ -149,7 +147,7 @@ class ManualStep:
         dropped = weights if mask_a is None else weights * mask_a.view_as(weights)
         mixed = qkv.new_empty(width, tokens * batch)  # (W, T·B)
         kernels.mix(dropped.numpy(), v, mixed.numpy().reshape(heads, dim, tokens, batch))
-        z = torch.addmm(attn.out_proj.bias, mixed.t(), attn.out_proj.weight_t)
+        z = torch.addmm(attn.out_proj.bias, mixed.t(), attn.out_proj.weight.t())
         mask1 = next(masks, None)
         x_mid = x + z if mask1 is None else torch.addcmul(x, z, mask1.view_as(z))
         h2, mean2, rstd2 = LN(x_mid, n2.normalized_shape, n2.weight, n2.bias, n2.eps)
@@ -188,7 +186,7 @@ class ManualStep:
         out = attn.out_proj
         torch.mm(g_z.t(), mixed.t(), out=out.weight.grad)
         torch.sum(g_z, 0, out=out.bias.grad)
-        g_mixed = (out.weight_t @ g_z.t()).numpy().reshape(heads, dim, tokens, batch)
+        g_mixed = (out.weight.t() @ g_z.t()).numpy().reshape(heads, dim, tokens, batch)
         g_qkv = grad.new_empty(3 * width, tokens * batch)  # (3W, T·B)
         g_q, g_k, g_v = g_qkv.numpy().reshape(3, heads, dim, tokens, batch)
         mask = NO_MASK if mask_a is None else mask_a.numpy().reshape(weights.shape)  # 4-D
