@@ -87,17 +87,12 @@ def backward(g_mixed, q, k, v, weights, mask, dropped, scale, g_q, g_k, g_v, g_s
     heads, dim, tokens, batch = v.shape
     masked = mask.shape[0] > 0
     total = np.empty(batch, dtype=q.dtype)
+    scores(g_mixed, v, 1.0, g_s)  # d dropped[i, j] = Σ_d g_mixed[d, i] v[d, j]
     for h in range(heads):
         for i in range(tokens):
-            for j in range(tokens):  # d dropped[i, j] = Σ_d g_mixed[d, i] v[d, j]
-                row = g_s[h, i, j]
-                row[:] = 0.0
-                for d in range(dim):
-                    gm, vj = g_mixed[h, d, i], v[h, d, j]
-                    for b in range(batch):
-                        row[b] += gm[b] * vj[b]
-                if masked:
-                    m = mask[h, i, j]
+            if masked:
+                for j in range(tokens):
+                    row, m = g_s[h, i, j], mask[h, i, j]
                     for b in range(batch):
                         row[b] *= m[b]
             total[:] = 0.0  # softmax backward: w (g - Σ_j g w), then the scale
@@ -109,7 +104,7 @@ def backward(g_mixed, q, k, v, weights, mask, dropped, scale, g_q, g_k, g_v, g_s
                 row, w = g_s[h, i, j], weights[h, i, j]
                 for b in range(batch):
                     row[b] = w[b] * (row[b] - total[b]) * scale
-        for d in range(dim):
+        for d in range(dim):  # both sum over i, with the weights' axes swapped: not `mix`
             for j in range(tokens):
                 gv, gk = g_v[h, d, j], g_k[h, d, j]
                 gv[:] = 0.0
@@ -119,13 +114,7 @@ def backward(g_mixed, q, k, v, weights, mask, dropped, scale, g_q, g_k, g_v, g_s
                     for b in range(batch):
                         gv[b] += kept[b] * gm[b]
                         gk[b] += gs[b] * qi[b]
-            for i in range(tokens):
-                gq = g_q[h, d, i]
-                gq[:] = 0.0
-                for j in range(tokens):
-                    gs, kj = g_s[h, i, j], k[h, d, j]
-                    for b in range(batch):
-                        gq[b] += gs[b] * kj[b]
+    mix(g_s, k, g_q)  # g_q[d, i] = Σ_j g_s[i, j] k[d, j]
 
 
 @njit(**_JIT)
