@@ -16,17 +16,13 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from deltahall.cli import STAGE_MODULES  # noqa: E402
-
-from import_graph import import_closure  # noqa: E402
+from import_graph import import_closure, stage_roots  # noqa: E402
 
 THEORY = "src/deltahall/theory"  # a folder dep: every theory module, whichever a stage reaches
 
 
-def src_deps(command: str) -> list[str]:
-    files = sorted(
-        str(p.relative_to(REPO)) for p in import_closure("deltahall.cli", STAGE_MODULES[command])
-    )
+def src_deps(argv: list[str]) -> list[str]:
+    files = sorted(str(p.relative_to(REPO)) for p in import_closure(*stage_roots(argv)))
     theory = [f for f in files if f.startswith(THEORY + "/")]
     return ([THEORY] if theory else []) + [f for f in files if f not in theory]
 
@@ -39,10 +35,9 @@ def main() -> None:
     doc = yaml.load(path)
     for body in doc["stages"].values():
         stage = body.get("do", body)
-        command = shlex.split(stage["cmd"])[1]
         kept = [d for d in stage.get("deps", []) if not str(d).startswith("src/deltahall")]
         stage["deps"].clear()
-        stage["deps"].extend(kept + src_deps(command))
+        stage["deps"].extend(kept + src_deps(shlex.split(stage["cmd"])))
     yaml.dump(doc, path)
 
 

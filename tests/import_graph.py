@@ -10,6 +10,18 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 
 
+def stage_roots(argv: list[str]) -> list[str]:
+    """The modules a stage's `deltahall SUBCOMMAND ...` runs: the CLI, the subcommand's module
+    and, for `sweep --experiment X`, X's module, which sweep/stage.py imports by name."""
+    from deltahall.cli import STAGE_MODULES
+    from deltahall.sweep.trial import EXPERIMENTS
+
+    roots = ["deltahall.cli", STAGE_MODULES[argv[1]]]
+    if "--experiment" in argv:
+        roots.append(EXPERIMENTS[argv[argv.index("--experiment") + 1]])
+    return roots
+
+
 def module_file(name: str) -> Path | None:
     base = SRC / Path(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):

@@ -15,13 +15,13 @@ import yaml
 
 from deltahall.cli import STAGE_MODULES
 
-from import_graph import REPO, SRC, import_closure
+from import_graph import REPO, SRC, import_closure, stage_roots
 
 
-def stage_commands() -> dict[str, str]:
-    """{stage name: deltahall subcommand} for every stage of dvc.yaml."""
+def stage_commands() -> dict[str, list[str]]:
+    """{stage name: its command's words} for every stage of dvc.yaml."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    return {name: shlex.split(body.get("do", body)["cmd"])[1] for name, body in stages.items()}
+    return {name: shlex.split(body.get("do", body)["cmd"]) for name, body in stages.items()}
 
 
 def stage_deps(name: str) -> list[str]:
@@ -30,8 +30,7 @@ def stage_deps(name: str) -> list[str]:
 
 
 def missing_deps(stage: str) -> list[str]:
-    command = stage_commands()[stage]
-    needed = import_closure("deltahall.cli", STAGE_MODULES[command])
+    needed = import_closure(*stage_roots(stage_commands()[stage]))
     deps = [REPO / d for d in stage_deps(stage)]
     return sorted(
         str(p.relative_to(REPO)) for p in needed if not any(p == d or d in p.parents for d in deps)
@@ -55,6 +54,21 @@ def test_the_walker_sees_top_level_and_lazy_imports():
         "deltahall/theory/hallucination.py",
     } <= names
     assert "deltahall/t2i/stage.py" not in names
+
+
+def test_a_sweep_stage_depends_on_the_code_of_the_experiment_it_sweeps():
+    """sweep/stage.py imports the experiment's module by name: a change to the coin trainer
+    must rerun sweep_coin, not only coin_train."""
+    names = {
+        str(p.relative_to(SRC))
+        for p in import_closure(*stage_roots(stage_commands()["sweep_coin"]))
+    }
+    assert {
+        "deltahall/sweep/coin.py",
+        "deltahall/coin/step.py",
+        "deltahall/coin/kernels.py",
+    } <= names
+    assert "deltahall/sweep/t2i.py" not in names
 
 
 @pytest.mark.parametrize("stage", sorted(set(stage_commands()) - {"validate"}))
