@@ -10,7 +10,7 @@ import yaml
 
 from deltahall import repro
 from deltahall.config import load_params
-from deltahall.repro_plan import next_stages, stage_cores, upstream
+from deltahall.repro_plan import fastest_possible, next_stages, stage_cores, upstream
 
 REPO = Path(__file__).resolve().parents[1]
 DEPS = {  # stage -> the stages it depends on
@@ -57,6 +57,22 @@ def test_a_stage_wider_than_the_machine_or_unknown_runs_alone():
     assert next_stages(["data_a"], {"other"}, UP, cores, 2) == []
     assert next_stages(["data_a"], {"data_b"}, UP, cores, 2) == []
     assert next_stages(["data_b"], {"other"}, UP, cores, 2) == []
+
+
+def test_fastest_possible_is_the_busier_of_the_cores_and_the_longest_chain():
+    seconds = {"validate": 2.0, "data_a": 10.0, "data_b": 4.0, "train_a": 30.0, "report": 1.0}
+    cores = {"validate": 1, "data_a": 1, "data_b": 1, "train_a": 2, "report": 1}
+    # 2 + 10 + 4 + 60 + 1 = 77 core-seconds; two cores: 38.5 s; the chain validate, data_a,
+    # train_a, report: 43 s, and it is the bound
+    assert fastest_possible(seconds, DEPS, cores, 2) == (77.0, 43.0)
+    # train_a on four cores of four: 137 core-seconds, 34.25 s each, under the same chain
+    assert fastest_possible(seconds, DEPS, {**cores, "train_a": 4}, 4) == (137.0, 43.0)
+    # one core: every second one after another
+    assert fastest_possible(seconds, DEPS, cores, 1) == (47.0, 47.0)
+    # a stage of unknown width (0) or wider than the machine counts as the whole machine;
+    # stages that did not run are no part of a chain
+    wide = {**cores, "data_b": 0, "train_a": 8}
+    assert fastest_possible({"data_b": 4.0, "train_a": 30.0}, DEPS, wide, 2) == (68.0, 34.0)
 
 
 def test_every_stage_of_the_pipeline_has_a_width_from_its_params():

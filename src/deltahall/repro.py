@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from deltahall.config import ConfigError, Params, load_params
-from deltahall.repro_plan import next_stages, stage_cores, upstream
+from deltahall.repro_plan import fastest_possible, next_stages, stage_cores, upstream
 from deltahall.tracking import terminate_raises
 
 DVC = [str(Path(sys.executable).with_name("dvc")), "--wait-for-lock", "repro", "--single-item"]
@@ -108,6 +108,11 @@ def run_pipeline(root: Path, params: Params, jobs: int, say: Callable[[str], Non
     times, failed = _run(plan, jobs, say)
     spent = ", ".join(f"{s} {t:.0f}" for s, t in times.items())
     say(f"[repro] {len(times)} stages in {time.perf_counter() - started:.1f} s: {spent}")
+    busy, bound = fastest_possible(times, plan.deps, plan.cores, jobs)
+    say(
+        f"[repro] {busy:.0f} core-seconds (stage seconds x cores): no order of these stages "
+        f"on {jobs} cores ends before {bound:.0f} s"
+    )
     if failed:
         stage, code = failed
         say(f"[repro] {stage} failed; not started: {', '.join(plan.pending) or 'none'}")

@@ -93,3 +93,25 @@ def next_stages(
             if width(stage) > jobs:
                 break
     return started
+
+
+def fastest_possible(
+    seconds: Mapping[str, float],
+    deps: Mapping[str, set[str]],
+    cores: Mapping[str, int],
+    jobs: int,
+) -> tuple[float, float]:
+    """(core-seconds the stages kept busy, the wall time below which no schedule of them on
+    `jobs` cores ends): the larger of core-seconds / jobs and the longest chain of stages one
+    after another. A run close to it is bound by compute, not by the order stages ran in."""
+    width = {s: min(cores.get(s) or jobs, jobs) for s in seconds}  # unknown: the machine
+    chain: dict[str, float] = {}
+
+    def longest(stage: str) -> float:
+        if stage not in chain:
+            before = [longest(d) for d in deps.get(stage, set()) if d in seconds]
+            chain[stage] = seconds[stage] + max(before, default=0.0)
+        return chain[stage]
+
+    busy = sum(seconds[s] * width[s] for s in seconds)
+    return busy, max([busy / jobs] + [longest(s) for s in seconds])
