@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from deltahall.dvc_files import read_yaml
+
 # Opens an experiment on its runs (training), not on the GenAI "Traces" page.
 EXPERIMENT_KIND = "custom_model_development"
 NOTE_TAG = "mlflow.note.content"  # the UI's "Description" of an experiment or a run
@@ -75,7 +77,7 @@ def run_note(experiment: str, run_name: str) -> str:
 
 def _locked_outs(lock: Path) -> dict[str, str]:
     try:
-        stages = yaml.safe_load(lock.read_text()).get("stages", {})
+        stages = read_yaml(lock).get("stages", {})
     except (OSError, AttributeError, yaml.YAMLError):
         return {}
     return {o["path"]: o["md5"] for s in stages.values() for o in s.get("outs", []) if "md5" in o}
@@ -85,7 +87,7 @@ def dvc_digest(path: Path, root: Path = Path(".")) -> str:
     """The DVC hash of `path` (an output in dvc.lock, or data/ in data.dvc); "" if unknown."""
     outs = _locked_outs(root / "dvc.lock")
     try:
-        data = yaml.safe_load((root / "data.dvc").read_text())["outs"][0]
+        data = read_yaml(root / "data.dvc")["outs"][0]
         outs.setdefault(data["path"], data["md5"])
     except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
         pass
