@@ -28,6 +28,13 @@ def test_a_file_is_parsed_once_until_it_changes(tmp_path, monkeypatch):
     os.utime(lock, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
     assert dvc_digest("out", tmp_path) == "efgh"
     assert len(parses) == 3
+    stat = lock.stat()  # replaced by a rename, same size and time: a new inode, parsed again
+    fresh = tmp_path / "dvc.lock.new"
+    fresh.write_text("stages:\n  a:\n    outs:\n    - path: out\n      md5: ijkl.dir\n")
+    os.utime(fresh, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    fresh.replace(lock)
+    assert dvc_digest("out", tmp_path) == "ijkl"
+    assert len(parses) == 4
 
 
 def test_a_file_that_does_not_parse_is_not_remembered(tmp_path):

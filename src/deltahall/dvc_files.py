@@ -11,15 +11,15 @@ from typing import Any
 import yaml
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_parsed: dict[Path, tuple[tuple[int, int], Any]] = {}
+_parsed: dict[Path, tuple[tuple[int, int, int], Any]] = {}
 
 
 def read_yaml(path: Path) -> Any:
-    """The file's YAML (do not modify it: it is shared). Parsed again when its size or
-    modification time changed (DVC rewrites dvc.lock in place while other stages run).
+    """The file's YAML (do not modify it: it is shared). Parsed again when its size,
+    modification time or inode changed (DVC rewrites dvc.lock while other stages run).
     OSError and yaml.YAMLError reach the caller; a failed parse is not remembered."""
     stat = path.stat()
-    version = (stat.st_mtime_ns, stat.st_size)
+    version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     key = path.resolve()
     if key in _parsed and _parsed[key][0] == version:
         return _parsed[key][1]
