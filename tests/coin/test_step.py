@@ -11,7 +11,8 @@ from torch.nn import functional as F
 from deltahall.coin import train as train_module
 from deltahall.coin.config import CoinModelConfig
 from deltahall.coin.model import CoinTransformer
-from deltahall.coin.step import ManualStep, dropout_masks
+from deltahall.coin.optim import flat_parameters
+from deltahall.coin.step import ManualStep, dropout_masks, mask_sizes
 
 
 def _model(n: int, dropout: float) -> CoinTransformer:
@@ -49,8 +50,8 @@ def test_without_dropout_loss_and_gradients_are_autograds(n: int, weighted: bool
     if not weighted:
         weights = torch.full_like(weights, 1 / len(weights))
     reference = _autograd(model, ids, targets, weights)
-    model.zero_grad(set_to_none=True)
-    _assert_same(model, ManualStep(model)(ids, targets, weights), reference)
+    step = ManualStep(model, flat_parameters(model))
+    _assert_same(model, step(ids, targets, weights), reference)
 
 
 @pytest.mark.parametrize("n", [2, 3])
@@ -59,10 +60,10 @@ def test_with_dropout_gradients_are_autograds_under_the_same_masks(n: int, monke
     ReLU, after the feed-forward), each fed the mask the step draws from the same seed."""
     model = _model(n, 0.25)
     ids, targets, weights = _batch(n)
-    step = ManualStep(model)
+    step = ManualStep(model, flat_parameters(model))
     batch, heads = len(ids), model.n_heads
     torch.manual_seed(11)
-    masks = iter(dropout_masks(0.25, step._mask_sizes(batch, n, 16)))
+    masks = iter(dropout_masks(0.25, mask_sizes(model, batch, n)))
 
     def same_mask(t: torch.Tensor, p: float) -> torch.Tensor:
         mask = next(masks).double()
@@ -75,7 +76,7 @@ def test_with_dropout_gradients_are_autograds_under_the_same_masks(n: int, monke
     reference = _autograd(model, ids, targets, weights)
     assert next(masks, None) is None  # every mask used, in the step's order
     monkeypatch.undo()
-    model.zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=False)  # in place: the step writes the flat gradient
     torch.manual_seed(11)
     _assert_same(model, step(ids, targets, weights), reference)
 
@@ -129,7 +130,7 @@ def test_dropout_masks_reuse_their_buffers_without_repeating():
 class AutogradStep:
     """The plain autograd step, the yardstick of the written-out one."""
 
-    def __init__(self, model):
+    def __init__(self, model, flat=None):
         self.model = model
 
     def __call__(self, ids, targets, weights) -> float:

@@ -10,8 +10,9 @@ Attention arrays are (heads, head_dim, tokens, batch) and (heads, tokens, tokens
 innermost and contiguous, so every inner loop is a vectorised pass over the batch. With at
 most 12 tokens, torch's broadcast-and-sum version of the same arithmetic builds 5-D
 temporaries and spends more time dispatching than computing (9 % of a step at N = 5, dropout
-0.1, measured); these loops keep each product in the few rows that use it. The softmax stays
-torch's (its vectorised exp). Sums run in a fixed order: same inputs, same bits.
+0.1, measured); these loops keep each product in the few rows that use it. The softmax is
+coin/rows.py's. Sums run in a fixed order: same inputs, same bits. They run inside
+coin/fused.train_step, which compiles them into its own cached code.
 """
 
 from __future__ import annotations
@@ -115,25 +116,3 @@ def backward(g_mixed, q, k, v, weights, mask, dropped, scale, g_q, g_k, g_v, g_s
                         gv[b] += kept[b] * gm[b]
                         gk[b] += gs[b] * qi[b]
     mix(g_s, k, g_q)  # g_q[d, i] = Σ_j g_s[i, j] k[d, j]
-
-
-@njit(**_JIT)
-def relu_dropout(u, mask):
-    """u ← max(u, 0) · mask in place (flat arrays); an empty mask: no dropout."""
-    if mask.shape[0] == 0:
-        for e in range(u.shape[0]):
-            u[e] = max(u[e], 0.0)
-    else:
-        for e in range(u.shape[0]):
-            u[e] = max(u[e], 0.0) * mask[e]
-
-
-@njit(**_JIT)
-def relu_dropout_backward(grad, r, mask):
-    """grad ← grad · mask where r = relu_dropout(u) > 0 (u > 0 and kept), else 0, in place."""
-    if mask.shape[0] == 0:
-        for e in range(grad.shape[0]):
-            grad[e] = grad[e] if r[e] > 0.0 else 0.0
-    else:
-        for e in range(grad.shape[0]):
-            grad[e] = grad[e] * mask[e] if r[e] > 0.0 else 0.0

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from deltahall.coin import keys
@@ -86,7 +87,7 @@ def train_one_epoch(
     `collapse` forwards each distinct coin set of a batch once (exact without dropout).
     Gradients come from the written-out backward pass of `step.ManualStep`."""
     model.train()
-    step = ManualStep(model)
+    step = ManualStep(model, optimizer.param)
     folded = DistinctSets.of(data.coin_ids)
     coin_ids = folded.sets[folded.index]
     targets = torch.from_numpy(data.heads).double()
@@ -122,6 +123,12 @@ def train_coin_model(
     the rounded estimate under its best-matching latent state), val/delta_hall_rate.
     """
     torch.set_num_threads(train_cfg.torch_threads)
+    # the step's matmuls run in scipy's BLAS (coin/fused.py): as many threads as torch's
+    with threadpool_limits(train_cfg.torch_threads, user_api="blas"):
+        return _train(train, val, n_coins, model_cfg, train_cfg, eval_cfg, seed, on_epoch)
+
+
+def _train(train, val, n_coins, model_cfg, train_cfg, eval_cfg, seed, on_epoch) -> TrainResult:
     seed_everything(seed)
     model = CoinTransformer(n_coins, model_cfg)
     if train_cfg.collapse_duplicates and model_cfg.dropout > 0:
