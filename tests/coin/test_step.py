@@ -3,11 +3,17 @@ with and without dropout, plain and count-weighted; its dropout masks drop at ra
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 import torch
+from numba.core.registry import CPUDispatcher
 from tests.coin.test_train import _train
 from torch.nn import functional as F
 
+from deltahall.coin import fused, layer_kernels
 from deltahall.coin import train as train_module
 from deltahall.coin.config import CoinModelConfig
 from deltahall.coin.model import CoinTransformer
@@ -149,3 +155,30 @@ def test_the_trainer_gives_autograds_curve(collapse: bool, monkeypatch):
         for key in ("train/loss", "val/loss", "val/cond_prob"):
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), key
         assert b["val/delta_hall_rate"] == pytest.approx(a["val/delta_hall_rate"], abs=1e-3)
+
+
+def test_the_step_refuses_parameters_that_are_not_views_of_the_flat_buffer():
+    """The compiled step writes gradients into the flat buffer: parameters elsewhere would
+    silently keep stale gradients, so it names the first parameter that is not a view."""
+    model = _model(2, 0.0).float()
+    flat = torch.nn.Parameter(torch.zeros(sum(p.numel() for p in model.parameters())))
+    flat.grad = torch.zeros_like(flat)
+    with pytest.raises(ValueError, match="embed.weight is not a view of the flat parameter"):
+        ManualStep(model, flat)
+
+
+def test_the_cached_step_is_keyed_on_every_file_compiled_into_it():
+    """numba's cache checks only the compiled function's own file: every other file whose
+    loops fused.train_step compiles in must be in its key (an edit would leave it stale)."""
+    compiled_in, modules = set(), [fused, layer_kernels]
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher):
+                compiled_in.add(value.py_func.__module__)
+            if isinstance(value, ModuleType) and value.__name__.startswith("deltahall.coin"):
+                compiled_in.add(value.__name__)
+    compiled_in.discard(fused.__name__)
+    assert compiled_in == {m.__name__ for m in fused._COMPILED_IN}
+    files = b"".join(Path(m.__file__).read_bytes() for m in fused._COMPILED_IN)
+    (cell,) = fused.train_step.py_func.__closure__
+    assert cell.cell_contents == hashlib.sha256(files).hexdigest()
